@@ -1,0 +1,48 @@
+"""Settings read once by entrypoints from an injected mapping (normally ``os.environ``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from riskline.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where riskline keeps its state, by URL or path.
+
+    ``home`` holds the embedded defaults: the registry and decision log SQLite files,
+    model artefacts and the embedded online store.
+    """
+
+    home: Path
+    registry_url: str
+    decision_log_url: str
+    redis_url: str | None = None
+    mlflow_uri: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        home = Path(env.get("RISKLINE_HOME", ".riskline"))
+        if not str(home).strip():
+            raise ConfigError("RISKLINE_HOME is empty; point it at a writable folder.")
+        registry_url = env.get("RISKLINE_REGISTRY_URL", f"sqlite:///{home / 'registry.db'}")
+        log_url = env.get("RISKLINE_DECISION_LOG_URL", f"sqlite:///{home / 'decisions.db'}")
+        for name, url in (
+            ("RISKLINE_REGISTRY_URL", registry_url),
+            ("RISKLINE_DECISION_LOG_URL", log_url),
+        ):
+            if not url.startswith(("sqlite:///", "postgresql")):
+                raise ConfigError(f"{name} must be a sqlite:/// or postgresql:// URL, got {url!r}.")
+        return cls(
+            home=home,
+            registry_url=registry_url,
+            decision_log_url=log_url,
+            redis_url=env.get("RISKLINE_REDIS_URL") or None,
+            mlflow_uri=env.get("RISKLINE_MLFLOW_URI") or None,
+        )
