@@ -5,7 +5,11 @@ from __future__ import annotations
 __all__ = [
     "ArtifactIntegrityError",
     "ConfigError",
+    "DecisionLogUnavailableError",
+    "DuplicateDecisionError",
+    "InvalidDecisionError",
     "InvalidFeatureError",
+    "InvalidRegistrationError",
     "InvalidRequestError",
     "LateEventError",
     "PromotionError",
@@ -58,9 +62,40 @@ class UnknownVersionError(RisklineError):
     """A model version is not in the registry."""
 
 
+class InvalidRegistrationError(RisklineError):
+    """A model version's kind, lineage, parameters, metrics or decision policy are not valid."""
+
+
 class PromotionError(RisklineError):
     """A registry stage transition is not allowed."""
 
 
 class ArtifactIntegrityError(RisklineError):
     """A stored artefact does not match the hash recorded for it."""
+
+
+class InvalidDecisionError(RisklineError):
+    """A decision record cannot be logged (empty id, naive time, body not JSON)."""
+
+
+class DuplicateDecisionError(RisklineError):
+    """A decision with this ``(kind, transaction_id)`` or ``decision_id`` is already logged.
+
+    ``existing`` is the record already in the log (a ``riskline.decisions.StoredDecision``;
+    typed ``object`` here because errors sit below every other layer). It is committed, so a
+    caller may answer with it instead of deciding again.
+    """
+
+    def __init__(self, message: str, existing: object) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+    def __reduce__(self) -> tuple[type[DuplicateDecisionError], tuple[str, object]]:
+        return (type(self), (str(self), self.existing))
+
+
+class DecisionLogUnavailableError(RisklineError):
+    """The decision log could not commit a record (writer failed or log closed).
+
+    The record was not acknowledged; it may be retried with the same ``transaction_id``.
+    """

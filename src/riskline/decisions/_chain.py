@@ -1,0 +1,112 @@
+"""Canonical bytes, chain hashes and chain verification, shared by every backend.
+
+The canonical bytes of a record are ``orjson.dumps([seq, decision_id, transaction_id, kind,
+decided_at, body], option=OPT_SORT_KEYS)`` with ``decided_at`` as ISO 8601 UTC text with
+microseconds. The body is serialised once, when a record is submitted; the stored body bytes
+are exactly the ones hashed, so verification never parses JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from riskline.decisions._records import (
+    BreakReason,
+    DecisionRecord,
+    StoredDecision,
+    VerifyReport,
+)
+from riskline.errors import InvalidDecisionError
+
+Encoded = tuple[str, str, str, str, bytes]
+"""A submitted record: decision_id, transaction_id, kind, decided_at text, body bytes."""
+
+Row = tuple[int, str, str, str, str, bytes, bytes, bytes]
+"""A stored record: seq, decision_id, transaction_id, kind, decided_at, body, prev_hash, hash.
+
+Hashes are stored as 32 raw bytes: smaller rows and no hex work when verifying.
+"""
+
+GENESIS = bytes(32)
+
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
+def encode(record: DecisionRecord) -> Encoded:
+    """Serialise ``record`` canonically; raises ``InvalidDecisionError`` if the body is not JSON."""
+    body = record.body if type(record.body) is dict else dict(record.body)
+    try:
+        raw = orjson.dumps(body, option=_SORT_KEYS)
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise InvalidDecisionError(
+            f"body of decision {record.decision_id!r} is not JSON-able: {exc}. "
+            "Allowed: dicts with str keys, lists, str, int, float, bool, None."
+        ) from exc
+    at = record.decided_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return (record.decision_id, record.transaction_id, record.kind, at, raw)
+
+
+def canonical(
+    seq: int, decision_id: str, transaction_id: str, kind: str, at: str, body: bytes
+) -> bytes:
+    """The canonical bytes of one record (``body`` already canonical JSON)."""
+    head = orjson.dumps((seq, decision_id, transaction_id, kind, at))
+    return head[:-1] + b"," + body + b"]"
+
+
+def chain(seq: int, prev_hash: bytes, batch: Sequence[Encoded]) -> list[Row]:
+    """Rows for ``batch`` appended after the record ``(seq, prev_hash)``, in order."""
+    rows: list[Row] = []
+    sha256 = hashlib.sha256
+    for decision_id, transaction_id, kind, at, body in batch:
+        seq += 1
+        data = prev_hash + canonical(seq, decision_id, transaction_id, kind, at, body)
+        digest = sha256(data).digest()
+        rows.append((seq, decision_id, transaction_id, kind, at, body, prev_hash, digest))
+        prev_hash = digest
+    return rows
+
+
+def to_stored(row: Row) -> StoredDecision:
+    """The public value of a stored row (parses the body)."""
+    seq, decision_id, transaction_id, kind, at, body, prev_hash, digest = row
+    return StoredDecision(
+        seq=seq,
+        decision_id=decision_id,
+        transaction_id=transaction_id,
+        kind=kind,
+        decided_at=datetime.fromisoformat(at),
+        body=orjson.loads(body),
+        prev_hash=prev_hash.hex(),
+        hash=digest.hex(),
+    )
+
+
+def verify(chunks: Iterable[Sequence[Row]]) -> VerifyReport:
+    """Check rows in seq order: seq has no gap, prev_hash links, hash recomputes."""
+    expected, prev, checked = 1, GENESIS, 0
+    sha256, dumps = hashlib.sha256, orjson.dumps
+    for chunk in chunks:
+        for seq, decision_id, transaction_id, kind, at, body, prev_hash, digest in chunk:
+            checked += 1
+            reason: BreakReason
+            if seq != expected:
+                reason, detail = "seq_gap", f"expected seq {expected}, found {seq}"
+            elif prev_hash != prev:
+                reason = "prev_hash_mismatch"
+                detail = f"previous hash is {prev.hex()}, prev_hash stored {prev_hash.hex()}"
+            else:
+                head = dumps((seq, decision_id, transaction_id, kind, at))
+                actual = sha256(prev + head[:-1] + b"," + body + b"]").digest()
+                if actual == digest:
+                    expected, prev = seq + 1, digest
+                    continue
+                reason = "hash_mismatch"
+                detail = f"recomputed {actual.hex()}, stored {digest.hex()}"
+            head_hash = prev.hex()
+            return VerifyReport(checked, expected - 1, head_hash, seq, decision_id, reason, detail)
+    return VerifyReport(checked, expected - 1, prev.hex())

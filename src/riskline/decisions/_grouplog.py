@@ -1,0 +1,248 @@
+"""Group commit: one writer thread chains and commits queued records in batches.
+
+Callers enqueue records and wait on a ``Future``. The writer takes everything queued (up to
+``max_batch``), opens an exclusive write transaction, reads the chain tail from the database
+(so a restart, or another process appending between batches, is picked up), assigns seqs and
+hashes, inserts, commits, and only then resolves the futures. A failed batch resolves every
+future in it with ``DecisionLogUnavailableError``: nothing uncommitted is acknowledged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Protocol, Self
+
+from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored, verify
+from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
+
+_CHUNK = 20_000  # rows per read query: large enough that query overhead vanishes
+_COALESCE_S = 0.0005  # how long the writer waits for callers its last commit woke
+
+
+class ConflictError(Exception):
+    """Raised by ``Writer.insert`` when a row breaks a unique constraint."""
+
+
+class Writer(Protocol):
+    """The backend connection used by the writer thread only."""
+
+    def begin(self) -> None:
+        """Start a write transaction that excludes other writers."""
+        ...
+
+    def tail(self) -> tuple[int, bytes] | None:
+        """The last stored ``(seq, hash)``, if any."""
+        ...
+
+    def insert(self, rows: Sequence[Row]) -> None: ...
+    def lookup(self, record: Encoded) -> Row | None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Reader(Protocol):
+    """Thread-safe reads of committed rows."""
+
+    def get(self, decision_id: str) -> Row | None: ...
+    def find(self, kind: str, transaction_id: str) -> Row | None: ...
+    def rows(self, since: int, limit: int) -> list[Row]: ...
+    def close(self) -> None: ...
+
+
+Outcome = int | DuplicateDecisionError
+
+
+class GroupCommitLog:
+    """A ``DecisionLog`` over a ``Writer`` and a ``Reader``; build it with ``start``."""
+
+    def __init__(self, writer: Writer, reader: Reader, max_batch: int) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: deque[tuple[Encoded, Future[int]]] = deque()
+        self._closed = False
+        self._tail: tuple[int, bytes] | None = None  # None: read it from the database
+        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+
+    @classmethod
+    def start(cls, writer: Writer, reader: Reader, max_batch: int = 4_096) -> Self:
+        log = cls(writer, reader, max_batch)
+        log._thread.start()
+        return log
+
+    def submit(self, record: DecisionRecord) -> Future[int]:
+        return self._enqueue([encode(record)])[0]
+
+    def append(self, record: DecisionRecord) -> int:
+        return self.submit(record).result()
+
+    def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
+        futures = self._enqueue([encode(r) for r in records])
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        return [f.result() for f in futures]
+
+    def get(self, decision_id: str) -> StoredDecision | None:
+        row = self._reader.get(decision_id)
+        return None if row is None else to_stored(row)
+
+    def find(self, kind: str, transaction_id: str) -> StoredDecision | None:
+        row = self._reader.find(kind, transaction_id)
+        return None if row is None else to_stored(row)
+
+    def read(self, since: int = 0) -> Iterator[StoredDecision]:
+        for chunk in self._chunks(since):
+            yield from map(to_stored, chunk)
+
+    def verify(self) -> VerifyReport:
+        return verify(self._chunks(0))
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._writer.close()
+        self._reader.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _chunks(self, since: int) -> Iterator[list[Row]]:
+        while chunk := self._reader.rows(since, _CHUNK):
+            yield chunk
+            since = chunk[-1][0]
+
+    def _enqueue(self, encoded: list[Encoded]) -> list[Future[int]]:
+        futures: list[Future[int]] = [Future() for _ in encoded]
+        with self._cond:
+            if self._closed:
+                raise DecisionLogUnavailableError(
+                    "the decision log is closed; open it again to append."
+                )
+            self._pending.extend(zip(encoded, futures, strict=True))
+            self._cond.notify()
+        return futures
+
+    def _run(self) -> None:
+        expect = 1  # records likely queued soon: the last batch plus what queued meanwhile
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                if len(self._pending) < expect:  # one fsync for all of them, not two
+                    self._cond.wait_for(self._enough(expect), _COALESCE_S)
+                take = min(len(self._pending), self._max_batch)
+                batch = [self._pending.popleft() for _ in range(take)]
+            # A future cancelled before this point is dropped; after it, it cannot be.
+            live = [(e, f) for e, f in batch if f.set_running_or_notify_cancel()]
+            if live:
+                self._commit(live)
+            with self._cond:
+                expect = min(take + len(self._pending), self._max_batch)
+
+    def _enough(self, expect: int) -> Callable[[], bool]:
+        return lambda: len(self._pending) >= expect or self._closed
+
+    def _commit(self, live: list[tuple[Encoded, Future[int]]]) -> None:
+        try:
+            outcomes = self._write([e for e, _ in live])
+        except Exception as exc:
+            for _, future in live:
+                error = DecisionLogUnavailableError(
+                    f"the decision log could not commit a batch of {len(live)} record(s): "
+                    f"{exc!r}. None was acknowledged; retry with the same transaction_id."
+                )
+                error.__cause__ = exc
+                future.set_exception(error)
+            return
+        for (_, future), outcome in zip(live, outcomes, strict=True):
+            if isinstance(outcome, int):
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)
+
+    def _write(self, batch: list[Encoded]) -> list[Outcome]:
+        writer = self._writer
+        writer.begin()
+        try:
+            try:
+                tail = self._tail or writer.tail() or (0, GENESIS)
+                rows, outcomes = plan(batch, *tail, {})
+                writer.insert(rows)
+            except ConflictError:  # rare: a retried decision, or another process appended
+                writer.rollback()
+                writer.begin()
+                tail = writer.tail() or (0, GENESIS)
+                known = {i: r for i, e in enumerate(batch) if (r := writer.lookup(e)) is not None}
+                rows, outcomes = plan(batch, *tail, known)
+                writer.insert(rows)
+            writer.commit()
+        except BaseException:
+            self._tail = None  # a failed commit may or may not have landed
+            writer.rollback()
+            raise
+        self._tail = (rows[-1][0], rows[-1][7]) if rows else tail
+        return outcomes
+
+
+def plan(
+    batch: list[Encoded], seq: int, prev: bytes, known: dict[int, Row]
+) -> tuple[list[Row], list[Outcome]]:
+    """Rows to insert and each record's outcome; the first record per key wins."""
+    by_id: dict[str, int] = {}
+    by_key: dict[tuple[str, str], int] = {}
+    fresh: list[Encoded] = []
+    target: list[int | Row] = []  # index into fresh if new or a duplicate of one, else the row
+    is_new: list[bool] = []
+    for i, record in enumerate(batch):
+        hit: int | Row | None = known.get(i)
+        if hit is None:
+            hit = by_id.get(record[0])
+        if hit is None:
+            hit = by_key.get((record[2], record[1]))
+        if hit is not None:
+            target.append(hit)
+            is_new.append(False)
+            continue
+        j = len(fresh)
+        fresh.append(record)
+        by_id[record[0]] = by_key[(record[2], record[1])] = j
+        target.append(j)
+        is_new.append(True)
+    rows = chain(seq, prev, fresh)
+    outcomes: list[Outcome] = []
+    for record, t, new in zip(batch, target, is_new, strict=True):
+        row = rows[t] if isinstance(t, int) else t
+        outcomes.append(row[0] if new else _duplicate(record, row))
+    return rows, outcomes
+
+
+def _duplicate(record: Encoded, row: Row) -> DuplicateDecisionError:
+    decision_id, transaction_id, kind = record[:3]
+    if row[2] == transaction_id and row[3] == kind:
+        what = f"kind {kind!r} and transaction_id {transaction_id!r}"
+    else:
+        what = f"decision_id {decision_id!r}"
+    return DuplicateDecisionError(
+        f"a decision for {what} is already logged as seq {row[0]} "
+        f"(decision_id {row[1]!r}); the log keeps the first one, answer with it.",
+        to_stored(row),
+    )

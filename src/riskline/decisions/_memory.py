@@ -1,0 +1,115 @@
+"""An in-memory ``DecisionLog`` for tests of other components: a real chain, no database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Self
+
+from riskline.decisions._chain import GENESIS, Encoded, Row, encode, to_stored, verify
+from riskline.decisions._grouplog import Outcome, plan
+from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.errors import DecisionLogUnavailableError
+
+
+class InMemoryDecisionLog:
+    """The ``DecisionLog`` protocol over a list; appends are "durable" when they return.
+
+    Same chain, same duplicate rule and same errors as the database logs; ``submit`` returns
+    an already-resolved future.
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> log = InMemoryDecisionLog()
+        >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+        >>> log.append(DecisionRecord("d1", "t1", "fraud", at, {"decision": "approve"}))
+        1
+        >>> log.verify().ok
+        True
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[Row] = []
+        self._by_id: dict[str, Row] = {}
+        self._by_key: dict[tuple[str, str], Row] = {}
+        self._closed = False
+
+    def submit(self, record: DecisionRecord) -> Future[int]:
+        future: Future[int] = Future()
+        outcome = self._add([encode(record)])[0]
+        if isinstance(outcome, int):
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
+        return future
+
+    def append(self, record: DecisionRecord) -> int:
+        return self.submit(record).result()
+
+    def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
+        outcomes = self._add([encode(r) for r in records])
+        for outcome in outcomes:
+            if not isinstance(outcome, int):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, int)]
+
+    def get(self, decision_id: str) -> StoredDecision | None:
+        with self._lock:
+            self._check_open()
+            row = self._by_id.get(decision_id)
+        return None if row is None else to_stored(row)
+
+    def find(self, kind: str, transaction_id: str) -> StoredDecision | None:
+        with self._lock:
+            self._check_open()
+            row = self._by_key.get((kind, transaction_id))
+        return None if row is None else to_stored(row)
+
+    def read(self, since: int = 0) -> Iterator[StoredDecision]:
+        with self._lock:
+            self._check_open()
+            rows = self._rows[max(since, 0) :]
+        return map(to_stored, rows)
+
+    def verify(self) -> VerifyReport:
+        with self._lock:
+            self._check_open()
+            rows = list(self._rows)
+        return verify([rows])
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _add(self, batch: list[Encoded]) -> list[Outcome]:
+        with self._lock:
+            self._check_open()
+            known = {i: row for i, e in enumerate(batch) if (row := self._existing(e)) is not None}
+            tail = self._rows[-1] if self._rows else None
+            seq, prev = (0, GENESIS) if tail is None else (tail[0], tail[7])
+            rows, outcomes = plan(batch, seq, prev, known)
+            for row in rows:
+                self._rows.append(row)
+                self._by_id[row[1]] = self._by_key[(row[3], row[2])] = row
+        return outcomes
+
+    def _existing(self, record: Encoded) -> Row | None:
+        row = self._by_id.get(record[0])
+        return row if row is not None else self._by_key.get((record[2], record[1]))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DecisionLogUnavailableError(
+                "the decision log is closed; open a new InMemoryDecisionLog."
+            )

@@ -1,0 +1,150 @@
+"""The PostgreSQL backend: one table per schema, written with binary ``COPY``.
+
+Each batch runs in one transaction that first takes ``SHARE ROW EXCLUSIVE`` on the table
+(writers queue, readers do not), reads the tail, copies the rows in and commits; with the
+default ``synchronous_commit = on`` the commit returns once the WAL is flushed. Triggers
+refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import cast
+
+import psycopg
+from psycopg import sql
+
+from riskline.decisions._chain import Encoded, Row
+from riskline.decisions._grouplog import ConflictError, GroupCommitLog
+from riskline.decisions._pool import Pool
+from riskline.errors import ConfigError, DecisionLogUnavailableError
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_COLUMNS = sql.SQL("seq, decision_id, transaction_id, kind, decided_at, body, prev_hash, hash")
+_TYPES = ["int8", "text", "text", "text", "text", "bytea", "bytea", "bytea"]
+_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS {schema}",
+    """CREATE TABLE IF NOT EXISTS {table} (
+        seq bigint PRIMARY KEY,
+        decision_id text NOT NULL UNIQUE,
+        transaction_id text NOT NULL,
+        kind text NOT NULL,
+        decided_at text NOT NULL,
+        body bytea NOT NULL,
+        prev_hash bytea NOT NULL,
+        hash bytea NOT NULL,
+        UNIQUE (kind, transaction_id))""",
+    """CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'the decision log is append-only'; END $$""",
+    """CREATE OR REPLACE TRIGGER decisions_no_change BEFORE UPDATE OR DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION {function}()""",
+    """CREATE OR REPLACE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+)
+
+
+def open_postgres(url: str, schema: str | None) -> GroupCommitLog:
+    """Open (creating if needed) the log in ``schema`` (default ``public``) at ``url``."""
+    name = "public" if schema is None else schema
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise ConfigError(
+            f"schema must be a plain identifier (letters, digits, _; at most 63), got {name!r}."
+        )
+    conninfo = "postgresql://" + url.split("://", 1)[1]
+    names = {
+        "schema": sql.Identifier(name),
+        "table": sql.Identifier(name, "decisions"),
+        "function": sql.Identifier(name, "decisions_append_only"),
+    }
+    try:
+        conn = psycopg.connect(conninfo)
+        try:
+            for statement in _DDL:
+                conn.execute(sql.SQL(statement).format(**names))
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+    except psycopg.Error as exc:
+        raise DecisionLogUnavailableError(
+            f"cannot open the decision log in schema {name!r} at {_redact(url)!r}: {exc}"
+        ) from exc
+    table = names["table"]
+    return GroupCommitLog.start(_PgWriter(conn, table), _PgReader(conninfo, table))
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)
+
+
+class _PgWriter:
+    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier):
+        self._conn = conn
+        self._lock = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table)
+        self._tail = sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(table)
+        self._copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, _COLUMNS)
+        self._lookup = sql.SQL(
+            "SELECT {} FROM {} WHERE decision_id = %s OR (kind = %s AND transaction_id = %s)"
+            " LIMIT 1"
+        ).format(_COLUMNS, table)
+
+    def begin(self) -> None:
+        self._conn.execute(self._lock)
+
+    def tail(self) -> tuple[int, bytes] | None:
+        row = self._conn.execute(self._tail, binary=True).fetchone()
+        return cast(tuple[int, bytes] | None, row)
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        try:
+            with self._conn.cursor() as cur, cur.copy(self._copy) as copy:
+                copy.set_types(_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError(str(exc)) from exc
+
+    def lookup(self, record: Encoded) -> Row | None:
+        decision_id, transaction_id, kind = record[:3]
+        cur = self._conn.execute(self._lookup, (decision_id, kind, transaction_id), binary=True)
+        return cast(Row | None, cur.fetchone())
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        if not self._conn.closed:
+            self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PgReader:
+    def __init__(self, conninfo: str, table: sql.Identifier) -> None:
+        self._pool = Pool(
+            lambda: psycopg.connect(conninfo, autocommit=True), psycopg.Connection.close
+        )
+        select = sql.SQL("SELECT {} FROM {} ").format(_COLUMNS, table)
+        self._get = select + sql.SQL("WHERE decision_id = %s")
+        self._find = select + sql.SQL("WHERE kind = %s AND transaction_id = %s")
+        self._rows = select + sql.SQL("WHERE seq > %s ORDER BY seq LIMIT %s")
+
+    def get(self, decision_id: str) -> Row | None:
+        return self._one(self._get, (decision_id,))
+
+    def find(self, kind: str, transaction_id: str) -> Row | None:
+        return self._one(self._find, (kind, transaction_id))
+
+    def rows(self, since: int, limit: int) -> list[Row]:
+        with self._pool.borrow() as conn:
+            cur = conn.execute(self._rows, (since, limit), binary=True)
+            return cast(list[Row], cur.fetchall())
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _one(self, query: sql.Composed, params: tuple[str, ...]) -> Row | None:
+        with self._pool.borrow() as conn:
+            return cast(Row | None, conn.execute(query, params, binary=True).fetchone())

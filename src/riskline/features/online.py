@@ -1,0 +1,189 @@
+"""Online engine: per-entity state updated by each event and read at scoring time.
+
+Same semantics as the offline engine (see ``riskline.features.spec``); Polars and DuckDB are
+never imported here.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from riskline.events import PaymentAttempt
+from riskline.features._compute import (
+    SlidingFn,
+    Value,
+    bucket_value,
+    increments,
+    passes,
+    sliding_fn,
+)
+from riskline.features._plan import Plan
+from riskline.features.spec import FeatureSet
+from riskline.features.store import (
+    BucketRequest,
+    Exchange,
+    LabelRequest,
+    SlidingRequest,
+    StateStore,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SEP = "\x1f"
+
+
+def to_us(at: datetime) -> int:
+    """Microseconds since the epoch of a tz-aware datetime."""
+    return (at - _EPOCH) // _US
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureVector:
+    """The features of one event, in feature-set order; ``counted`` is False for a duplicate
+    or too-late event (it was scored but not added to any state)."""
+
+    transaction_id: str
+    values: dict[str, Value]
+    eff_us: int
+    counted: bool
+
+
+class OnlineEngine:
+    """Feature values for each event as it arrives, from a ``StateStore``."""
+
+    def __init__(self, fs: FeatureSet, store: StateStore) -> None:
+        self.fs = fs
+        self.store = store
+        self._plan = Plan.of(fs)
+        self._fns: list[list[tuple[str, SlidingFn]]] = [
+            [(f.name, sliding_fn(g, f)) for f in g.features] for g in self._plan.sliding
+        ]
+        self._row = [
+            (f.name, f.agg, str(f.column), str(f.other))
+            for f in fs.features
+            if f.agg in ("value", "differs")
+        ]
+        self._bucket_names = [[f.name for f in g.features] for g in self._plan.buckets]
+        self._delay_us = next(
+            (f.label_delay // _US for f in fs.features if f.agg == "label_rate"), 0
+        )
+
+    def observe(self, event: PaymentAttempt) -> FeatureVector:
+        """Update state with ``event`` and return its features (state strictly before it)."""
+        plan = self._plan
+        get = event.__getattribute__
+        sliding: list[SlidingRequest] = []
+        sliding_groups: list[int] = []
+        payloads = []
+        for i, g in enumerate(plan.sliding):
+            key = _key(get, g.keys)
+            payload = tuple(get(c) for c in g.columns)
+            payloads.append(payload)
+            if key is not None:
+                sliding.append(
+                    SlidingRequest(f"s{_SEP}{g.entity}{_SEP}{key}", g.horizon_us, payload)
+                )
+                sliding_groups.append(i)
+        buckets: list[BucketRequest] = []
+        bucket_groups: list[int] = []
+        for i, bg in enumerate(plan.buckets):
+            key = _key(get, bg.keys)
+            if key is not None:
+                buckets.append(
+                    BucketRequest(
+                        f"b{_SEP}{bg.entity}{_SEP}{bg.bucket_us}{_SEP}{bg.span}{_SEP}{key}",
+                        bg.bucket_us,
+                        bg.span,
+                        increments(bg, get),
+                    )
+                )
+                bucket_groups.append(i)
+        snap = self.store.exchange(
+            Exchange(
+                event.transaction_id,
+                to_us(event.ts),
+                plan.lateness_us,
+                plan.dedup_us,
+                tuple(sliding),
+                tuple(buckets),
+            )
+        )
+        values: dict[str, Value] = dict.fromkeys(self.fs.names)
+        for name, agg, column, other in self._row:
+            if agg == "value":
+                values[name] = get(column)
+            else:
+                a, b = get(column), get(other)
+                values[name] = None if a is None or b is None else int(a != b)
+        for window, gi in zip(snap.windows, sliding_groups, strict=True):
+            for name, fn in self._fns[gi]:
+                values[name] = fn(snap.eff_us, window, payloads[gi])
+        for counters, bi in zip(snap.counters, bucket_groups, strict=True):
+            group = plan.buckets[bi]
+            for j, name in enumerate(self._bucket_names[bi]):
+                values[name] = bucket_value(group, j, counters)
+        return FeatureVector(event.transaction_id, values, snap.eff_us, snap.counted)
+
+    def label_at(self, event: PaymentAttempt) -> datetime | None:
+        """When the event's fraud label may be used (None: genuine or unlabelled)."""
+        if not event.is_fraud:
+            return None
+        earliest = event.ts + self._delay_us * _US
+        known = event.label_available_at
+        return earliest if known is None or known < earliest else known
+
+    def observe_label(self, event: PaymentAttempt, label_at: datetime) -> None:
+        """Count a confirmed fraud label of a counted ``event`` from ``label_at`` on."""
+        get = event.__getattribute__
+        at = to_us(label_at)
+        requests = []
+        for bg in self._plan.buckets:
+            key = _key(get, bg.keys)
+            if key is None:
+                continue
+            label_features = [f for f in bg.features if f.agg == "label_rate"]
+            for n, f in enumerate(label_features):
+                if f.filter is not None and not passes(f.filter, get(f.filter.column)):
+                    continue
+                requests.append(
+                    LabelRequest(
+                        f"b{_SEP}{bg.entity}{_SEP}{bg.bucket_us}{_SEP}{bg.span}{_SEP}{key}",
+                        bg.bucket_us,
+                        bg.span,
+                        at // bg.bucket_us,
+                        bg.label_slots[n],
+                    )
+                )
+        if requests:
+            self.store.add_labels(tuple(requests))
+
+
+def _key(get: object, columns: tuple[str, ...]) -> str | None:
+    values = [get(c) for c in columns]  # type: ignore[operator]
+    if any(v is None for v in values):
+        return None
+    return _SEP.join(str(v) for v in values)
+
+
+def replay(engine: OnlineEngine, events: Iterable[PaymentAttempt]) -> Iterator[FeatureVector]:
+    """Feed events in the given order, delivering each fraud label once it is available.
+
+    A label is delivered before the first event whose effective time is past ``label_at``,
+    exactly as a live service would have received it.
+    """
+    pending: list[tuple[int, int, PaymentAttempt, datetime]] = []
+    mark = -(2**62)
+    for seq, event in enumerate(events):
+        ts = to_us(event.ts)
+        mark = max(mark, ts)
+        while pending and pending[0][0] < mark:
+            _, _, labelled, at = heapq.heappop(pending)
+            engine.observe_label(labelled, at)
+        vector = engine.observe(event)
+        label_at = engine.label_at(event)
+        if vector.counted and label_at is not None:
+            heapq.heappush(pending, (to_us(label_at), seq, event, label_at))
+        yield vector
