@@ -98,9 +98,9 @@ def streams(draw: st.DrawFn, max_size: int = 60) -> pl.DataFrame:
             if draw(st.booleans()):
                 row["ts"] = T0 + draw(st.integers(0, 90)) * 10 * _S
         rows.append(row)
-    schema = {
+    schema: dict[str, pl.DataType] = {
         "ts": pl.Datetime("us", "UTC"),
         "label_available_at": pl.Datetime("us", "UTC"),
-        "amount_minor": pl.Int64,
+        "amount_minor": pl.Int64(),
     }
     return pl.DataFrame(rows, schema_overrides=schema)

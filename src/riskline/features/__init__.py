@@ -1,6 +1,9 @@
 """One declarative feature definition, an offline engine and an online engine that agree."""
 
+from riskline.features._embedded import EmbeddedStore
+from riskline.features.check import CheckReport, check
 from riskline.features.offline import compute_offline
+from riskline.features.online import FeatureVector, OnlineEngine, replay
 from riskline.features.spec import (
     ACCOUNT,
     CARD,
@@ -13,7 +16,9 @@ from riskline.features.spec import (
     Feature,
     FeatureSet,
     Filter,
+    duration_label,
 )
+from riskline.features.store import StateStore
 
 __all__ = [
     "ACCOUNT",
@@ -23,9 +28,17 @@ __all__ = [
     "DEVICE",
     "MERCHANT",
     "TERMINAL",
+    "CheckReport",
+    "EmbeddedStore",
     "Entity",
     "Feature",
     "FeatureSet",
+    "FeatureVector",
     "Filter",
+    "OnlineEngine",
+    "StateStore",
+    "check",
     "compute_offline",
+    "duration_label",
+    "replay",
 ]

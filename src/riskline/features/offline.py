@@ -237,8 +237,12 @@ def _window_sums(
     q = queries if queries is not None else points.select([*keys, "_b"]).unique()
     q = q.with_columns((pl.col("_b") - 1).alias("_hi"), (pl.col("_b") - span - 1).alias("_lo"))
     cum = cum.sort("_b")
-    hi = q.sort("_hi").join_asof(cum.rename({"_b": "_hi", "_cum": "_chi"}), on="_hi", by=keys)
-    both = hi.sort("_lo").join_asof(cum.rename({"_b": "_lo", "_cum": "_clo"}), on="_lo", by=keys)
+    hi = q.sort("_hi").join_asof(
+        cum.rename({"_b": "_hi", "_cum": "_chi"}), on="_hi", by=keys, check_sortedness=False
+    )
+    both = hi.sort("_lo").join_asof(
+        cum.rename({"_b": "_lo", "_cum": "_clo"}), on="_lo", by=keys, check_sortedness=False
+    )
     return both.select(
         [*keys, "_b", (pl.col("_chi").fill_null(0) - pl.col("_clo").fill_null(0)).alias("_sum")]
     )

@@ -1,0 +1,174 @@
+"""The decision log on every backend: chain, reads, idempotency, concurrency, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+
+from riskline import decisions
+from riskline.decisions import GENESIS_HASH, DecisionRecord, StoredDecision
+from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
+from tests.decisions.conftest import Opener
+from tests.decisions.samples import sample_record
+
+
+def test_decisions_public_api() -> None:
+    assert decisions.__all__ == [
+        "GENESIS_HASH",
+        "BreakReason",
+        "DecisionLog",
+        "DecisionRecord",
+        "InMemoryDecisionLog",
+        "StoredDecision",
+        "VerifyReport",
+        "open_decision_log",
+    ]
+
+
+def _oracle_hash(prev_hash: str, record: DecisionRecord, seq: int) -> str:
+    """The documented formula, computed without the library."""
+    at = record.decided_at.isoformat(timespec="microseconds")
+    fields = [seq, record.decision_id, record.transaction_id, record.kind, at, record.body]
+    payload = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(bytes.fromhex(prev_hash) + payload).hexdigest()
+
+
+def test_appends_count_from_one_and_the_chain_verifies(open_log: Opener) -> None:
+    log = open_log()
+    records = [sample_record(n) for n in range(1, 301)]
+    seqs = [log.append(r) for r in records[:100]] + log.append_many(records[100:])
+    assert seqs == list(range(1, 301))
+    stored = list(log.read())
+    assert [s.seq for s in stored] == seqs
+    assert [s.body for s in stored] == [r.body for r in records]
+    assert [s.decided_at for s in stored] == [r.decided_at for r in records]
+    report = log.verify()
+    assert (report.ok, report.checked, report.head_seq) == (True, 300, 300)
+    assert report.head_hash == stored[-1].hash
+    assert [s.seq for s in log.read(since=297)] == [298, 299, 300]
+
+
+def test_stored_hashes_follow_the_documented_formula(open_log: Opener) -> None:
+    log = open_log()
+    records = [sample_record(n) for n in range(1, 6)]
+    log.append_many(records)
+    prev = GENESIS_HASH
+    for seq, (record, stored) in enumerate(zip(records, log.read(), strict=True), start=1):
+        assert stored.prev_hash == prev
+        assert stored.hash == _oracle_hash(prev, record, seq)
+        prev = stored.hash
+
+
+def test_get_and_find_return_the_committed_record(open_log: Opener) -> None:
+    log = open_log()
+    log.append_many([sample_record(1), sample_record(2)])
+    second = log.get("d2")
+    assert isinstance(second, StoredDecision)
+    assert (second.seq, second.transaction_id, second.kind) == (2, "t2", "fraud")
+    assert log.find("fraud", "t2") == second
+    assert log.get("nope") is None
+    assert log.find("credit", "t2") is None
+
+
+def test_a_second_decision_for_a_transaction_is_refused_with_the_first(open_log: Opener) -> None:
+    log = open_log()
+    log.append(sample_record(1))
+    with pytest.raises(
+        DuplicateDecisionError, match=r"transaction_id 't1' is already logged as seq 1"
+    ) as err:
+        log.append(sample_record(2, transaction_id="t1"))
+    assert err.value.existing == log.get("d1")
+    with pytest.raises(DuplicateDecisionError, match=r"decision_id 'd1' is already logged"):
+        log.append(sample_record(1, transaction_id="t-other"))
+    assert log.append(sample_record(3, transaction_id="t1", kind="credit")) == 2
+    assert [s.decision_id for s in log.read()] == ["d1", "d3"]
+    assert log.verify().ok
+
+
+def test_duplicates_inside_one_batch_keep_the_first(open_log: Opener) -> None:
+    log = open_log()
+    batch = [sample_record(1), sample_record(2, transaction_id="t1"), sample_record(3)]
+    with pytest.raises(
+        DuplicateDecisionError, match=r"already logged as seq 1 \(decision_id 'd1'\)"
+    ):
+        log.append_many(batch)
+    assert [(s.seq, s.decision_id) for s in log.read()] == [(1, "d1"), (2, "d3")]
+    assert log.verify().ok
+
+
+def test_concurrent_appends_leave_a_gap_free_chain(open_log: Opener) -> None:
+    log = open_log()
+
+    def work(k: int) -> list[int]:
+        return [log.append(sample_record(k * 1_000 + i)) for i in range(150)]
+
+    with ThreadPoolExecutor(8) as pool:
+        seqs = [s for part in pool.map(work, range(8)) for s in part]
+    assert sorted(seqs) == list(range(1, 1_201))
+    report = log.verify()
+    assert (report.ok, report.checked) == (True, 1_200)
+
+
+def test_concurrent_requests_for_one_transaction_log_exactly_one_decision(
+    open_log: Opener,
+) -> None:
+    log = open_log()
+    start = threading.Barrier(8)
+
+    def work(k: int) -> list[tuple[int, object]]:
+        start.wait()
+        out: list[tuple[int, object]] = []
+        for i in range(40):
+            try:
+                out.append((i, log.append(sample_record(k * 1_000 + i, transaction_id=f"t{i}"))))
+            except DuplicateDecisionError as exc:
+                out.append((i, exc.existing))
+        return out
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = [o for part in pool.map(work, range(8)) for o in part]
+    winners = {i: seq for i, seq in outcomes if isinstance(seq, int)}
+    assert sorted(winners) == list(range(40))
+    assert sum(isinstance(seq, int) for _, seq in outcomes) == 40
+    losers = [(i, existing) for i, existing in outcomes if not isinstance(existing, int)]
+    assert len(losers) == 7 * 40
+    assert all(isinstance(e, StoredDecision) and e.seq == winners[i] for i, e in losers)
+    assert sorted(s.transaction_id for s in log.read()) == sorted(f"t{i}" for i in range(40))
+    assert log.verify().ok
+
+
+def test_submit_can_be_awaited_from_asyncio(open_log: Opener) -> None:
+    log = open_log()
+
+    async def main() -> list[int]:
+        futures = [asyncio.wrap_future(log.submit(sample_record(n))) for n in range(1, 51)]
+        return await asyncio.gather(*futures)
+
+    assert sorted(asyncio.run(main())) == list(range(1, 51))
+
+
+def test_restart_resumes_the_chain(open_durable_log: Opener) -> None:
+    first = open_durable_log()
+    first.append_many([sample_record(n) for n in range(1, 11)])
+    first.close()
+    again = open_durable_log()
+    assert [again.append(sample_record(n)) for n in range(11, 16)] == [11, 12, 13, 14, 15]
+    report = again.verify()
+    assert (report.ok, report.checked) == (True, 15)
+    with pytest.raises(DuplicateDecisionError, match="already logged as seq 3"):
+        again.append(sample_record(3))
+
+
+def test_a_closed_log_refuses_appends_and_reads(open_log: Opener) -> None:
+    log = open_log()
+    log.append(sample_record(1))
+    log.close()
+    with pytest.raises(DecisionLogUnavailableError, match="closed"):
+        log.append(sample_record(2))
+    with pytest.raises(DecisionLogUnavailableError, match="closed"):
+        log.get("d1")

@@ -1,0 +1,100 @@
+"""Tampering through raw SQL: refused by triggers, and caught by verify when forced."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from riskline.decisions import DecisionLog, open_decision_log
+from tests.decisions.conftest import PG_CONNINFO, PG_URL
+from tests.decisions.samples import sample_record
+
+RawSql = Callable[[str, tuple[object, ...]], None]
+"""Runs one statement on the backing database, outside the log (``?`` placeholders)."""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def tampered(
+    request: pytest.FixtureRequest, sqlite_path: Path
+) -> Iterator[tuple[DecisionLog, RawSql]]:
+    """A log with 100 records, and a raw SQL runner with the append-only triggers dropped."""
+    if request.param == "sqlite":
+        log = open_decision_log(f"sqlite:///{sqlite_path}")
+        raw = sqlite3.connect(sqlite_path, isolation_level=None)
+
+        def run(statement: str, params: tuple[object, ...]) -> None:
+            raw.execute(statement, params)
+
+        drops = ["DROP TRIGGER decisions_no_update", "DROP TRIGGER decisions_no_delete"]
+        close = raw.close
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        log = open_decision_log(PG_URL, schema=schema)
+        conn = psycopg.connect(PG_CONNINFO, autocommit=True)
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+        def run(statement: str, params: tuple[object, ...]) -> None:
+            conn.execute(statement.replace("?", "%s"), params)
+
+        drops = ["DROP TRIGGER decisions_no_change ON decisions"]
+        close = conn.close
+    log.append_many([sample_record(n) for n in range(1, 101)])
+    try:
+        with pytest.raises(
+            (sqlite3.IntegrityError, psycopg.errors.RaiseException), match="append-only"
+        ):
+            run("UPDATE decisions SET kind = 'credit' WHERE seq = 5", ())
+        with pytest.raises(
+            (sqlite3.IntegrityError, psycopg.errors.RaiseException), match="append-only"
+        ):
+            run("DELETE FROM decisions WHERE seq = 5", ())
+        for statement in drops:
+            run(statement, ())
+        yield log, run
+    finally:
+        log.close()
+        close()
+
+
+def test_an_edited_body_breaks_its_own_hash(tampered: tuple[DecisionLog, RawSql]) -> None:
+    log, run = tampered
+    run("UPDATE decisions SET body = ? WHERE seq = 37", (b'{"decision":"approve"}',))
+    report = log.verify()
+    assert (report.ok, report.reason) == (False, "hash_mismatch")
+    assert (report.broken_seq, report.broken_decision_id) == (37, "d37")
+    assert (report.checked, report.head_seq) == (37, 36)
+    assert report.head_hash == next(iter(log.read(since=35))).hash
+
+
+def test_a_deleted_row_is_a_gap(tampered: tuple[DecisionLog, RawSql]) -> None:
+    log, run = tampered
+    run("DELETE FROM decisions WHERE seq = 50", ())
+    report = log.verify()
+    assert (report.reason, report.broken_seq, report.broken_decision_id) == ("seq_gap", 51, "d51")
+    assert report.detail == "expected seq 50, found 51"
+
+
+def test_a_rehashed_edit_breaks_the_next_link(tampered: tuple[DecisionLog, RawSql]) -> None:
+    log, run = tampered
+    stored = log.get("d60")
+    assert stored is not None
+    forged = b'{"decision":"approve"}'
+    payload = (
+        f'[60,"d60","t60","fraud","{stored.decided_at.isoformat(timespec="microseconds")}",'.encode()
+        + forged
+        + b"]"
+    )
+    digest = hashlib.sha256(bytes.fromhex(stored.prev_hash) + payload).digest()
+    run("UPDATE decisions SET body = ?, hash = ? WHERE seq = 60", (forged, digest))
+    report = log.verify()
+    assert (report.reason, report.broken_seq, report.broken_decision_id) == (
+        "prev_hash_mismatch",
+        61,
+        "d61",
+    )
