@@ -149,6 +149,7 @@ def generate_payments(spec: PaymentsSpec, on_progress: Progress = _noop) -> pl.D
     parts.append(_high_amount(world, counts[3], rng))
     on_progress("fraud scenarios", 0.6)
     cols = {k: np.concatenate([p[k] for p in parts]) for k in genuine}
+    del parts, genuine  # keep one copy of the columns: peak memory matters at 10M rows
     if spec.drift is not None:
         _apply_drift(world, cols, spec.drift, rng)
     frame = _to_frame(world, cols, spec)
@@ -513,6 +514,7 @@ def _to_frame(world: _World, cols: dict[str, np.ndarray], spec: PaymentsSpec) ->
             "label_us": label_us,
         }
     )
+    cols.clear()  # the frame holds its own copy now
     utc = pl.Datetime("us", "UTC")
     return raw.select(
         pl.concat_str([pl.lit("tx_"), pl.int_range(pl.len()).cast(pl.String).str.zfill(10)]).alias(
