@@ -30,8 +30,9 @@ def main() -> None:
         frame.write_parquet(Path(folder) / "payments.parquet", compression="zstd")
         seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": frame.height, "seconds": round(seconds, 2),
-                      "peak_rss_mb": round(peak)}))
+    print(
+        json.dumps({"rows": frame.height, "seconds": round(seconds, 2), "peak_rss_mb": round(peak)})
+    )
 
 
 if __name__ == "__main__":
