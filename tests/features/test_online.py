@@ -1,0 +1,76 @@
+"""The embedded store survives a restart; future events and labels never change a feature."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from riskline.events import PaymentsSpec, generate_payments
+from riskline.features import EmbeddedStore, OnlineEngine, compute_offline, replay
+from riskline.features.check import attempts
+from riskline.fraud import FRAUD_FEATURES
+
+
+def _events(days: int = 2) -> pl.DataFrame:
+    return generate_payments(PaymentsSpec(rows=3_000 * days, seed=9, days=days))
+
+
+def test_restart_of_the_embedded_store_loses_nothing(tmp_path: Path) -> None:
+    events = list(attempts(_events()))
+    half = len(events) // 2
+    straight = [
+        v.values for v in replay(OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open()), events)
+    ]
+    journal = tmp_path / "state.journal"
+    first = EmbeddedStore(journal).open()
+    before = [v.values for v in replay(OnlineEngine(FRAUD_FEATURES, first), events[:half])]
+    first.close()  # the process stops; state lives only in the journal now
+    second = EmbeddedStore(journal).open()
+    after = [v.values for v in replay(OnlineEngine(FRAUD_FEATURES, second), events[half:])]
+    second.close()
+    assert before + after == straight[:half] + straight[half:]
+    assert any(v["count_1d_by_card"] for v in after)  # state from before the restart is used
+
+
+def test_future_events_and_labels_never_change_earlier_features() -> None:
+    events = _events()
+    cut = events["ts"].min() + timedelta(days=1)  # type: ignore[operator]
+    past = events.filter(pl.col("ts") < cut)
+    base = compute_offline(FRAUD_FEATURES, past)
+    # Labels of past fraud that arrive after the cut, and all future events, are added.
+    everything = compute_offline(FRAUD_FEATURES, events).filter(pl.col("ts") < cut)
+    assert base.select(FRAUD_FEATURES.names).equals(everything.select(FRAUD_FEATURES.names))
+
+
+def test_a_label_is_used_only_once_it_has_arrived() -> None:
+    events = _events(days=6).with_columns(
+        pl.lit(False).alias("is_fraud"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("label_available_at"),
+    )
+    first = events.row(0, named=True)
+    late = first["ts"] + timedelta(days=3, hours=1)  # after the 3-day minimum delay
+    labelled = events.with_columns(
+        pl.when(pl.col("transaction_id") == first["transaction_id"])
+        .then(True)
+        .otherwise(pl.col("is_fraud"))
+        .alias("is_fraud"),
+        pl.when(pl.col("transaction_id") == first["transaction_id"])
+        .then(pl.lit(late))
+        .otherwise(pl.col("label_available_at"))
+        .alias("label_available_at"),
+    )
+    name = "label_rate_30d_by_merchant"
+    without = compute_offline(FRAUD_FEATURES, events)[name]
+    with_label = compute_offline(FRAUD_FEATURES, labelled)
+    merchant = with_label.filter(pl.col("merchant_id") == first["merchant_id"])
+    # The label's bucket (its day) is never used before the next day starts.
+    before = merchant.filter(
+        pl.col("ts") < late.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    )
+    after = merchant.filter(pl.col("ts") >= before["ts"].max())
+    assert (before[name].fill_null(0) == 0).all()
+    assert before.height > 0
+    assert (after.tail(10)[name] > 0).all()  # from the next day on, the label counts
+    assert without.fill_null(0).max() == 0
