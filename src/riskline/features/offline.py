@@ -81,7 +81,7 @@ def compute_offline(
             c
             for f in fs.features
             if f.entity is not None
-            for c in (*f.entity.columns, *([f.column] if f.agg in _CODED else []))
+            for c in (*f.entity.columns, *([f.column] if f.agg in _CODED and f.column else []))
         }
     )
     # Group by small integer codes rather than strings: same groups, much faster windows.
