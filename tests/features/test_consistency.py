@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 
 from riskline.events import PaymentsSpec, generate_payments
-from riskline.features._embedded import EmbeddedStore
+from riskline.features import EmbeddedStore, RedisStore
 from riskline.features.check import check
 from riskline.features.online import OnlineEngine
 from riskline.features.store import StateStore
@@ -37,4 +39,19 @@ def test_fraud_feature_set_agrees_on_generated_payments() -> None:
     events = generate_payments(PaymentsSpec(rows=20_000, seed=3, days=3))
     report = check(FRAUD_FEATURES, events, OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open()))
     assert report.features == len(FRAUD_FEATURES.features)
+    assert report.total == 0, {k: v for k, v in report.mismatches.items() if v}
+
+
+@given(events=streams(max_size=40))
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_redis_store_equals_offline_in_arrival_order(
+    redis_stores: Callable[[], RedisStore], events: pl.DataFrame
+) -> None:
+    """The Redis store (a Lua script per event) follows exactly the same rules."""
+    assert _mismatches(events, redis_stores(), "arrival") == {}
+
+
+def test_redis_store_agrees_on_generated_payments(redis_stores: Callable[[], RedisStore]) -> None:
+    events = generate_payments(PaymentsSpec(rows=5_000, seed=4, days=2))
+    report = check(FRAUD_FEATURES, events, OnlineEngine(FRAUD_FEATURES, redis_stores()))
     assert report.total == 0, {k: v for k, v in report.mismatches.items() if v}

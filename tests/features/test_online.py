@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from riskline.errors import StoreUnavailableError
 from riskline.events import PaymentsSpec, generate_payments
-from riskline.features import EmbeddedStore, OnlineEngine, compute_offline, replay
+from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, compute_offline, replay
 from riskline.features.check import attempts
 from riskline.fraud import FRAUD_FEATURES
 
@@ -74,3 +78,26 @@ def test_a_label_is_used_only_once_it_has_arrived() -> None:
     assert before.height > 0
     assert (after.tail(10)[name] > 0).all()  # from the next day on, the label counts
     assert without.fill_null(0).max() == 0
+
+
+def test_unreachable_redis_is_a_clear_store_error() -> None:
+    store = RedisStore("redis://127.0.0.1:1/0").open()  # nothing listens on port 1
+    engine = OnlineEngine(FRAUD_FEATURES, store)
+    event = next(attempts(_events()))
+    with pytest.raises(StoreUnavailableError, match=re.escape("Redis at 'redis://127.0.0.1:1/0'")):
+        engine.observe(event)
+    assert store.ping() is False
+    store.close()
+
+
+def test_redis_state_is_shared_by_a_new_connection(
+    redis_stores: Callable[[], RedisStore],
+) -> None:
+    events = list(attempts(_events()))[:400]
+    first = redis_stores()
+    straight = [v.values for v in replay(OnlineEngine(FRAUD_FEATURES, first), events)]
+    again = RedisStore(first._url, prefix=first._prefix).open()  # a restarted process
+    repeat = OnlineEngine(FRAUD_FEATURES, again).observe(events[-1])
+    again.close()
+    assert repeat.counted is False  # already seen: a duplicate never counts twice
+    assert repeat.values["count_1d_by_card"] == straight[-1]["count_1d_by_card"]

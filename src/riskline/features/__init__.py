@@ -1,6 +1,7 @@
 """One declarative feature definition, an offline engine and an online engine that agree."""
 
 from riskline.features._embedded import EmbeddedStore
+from riskline.features._redis import RedisStore
 from riskline.features.check import CheckReport, check
 from riskline.features.offline import compute_offline
 from riskline.features.online import FeatureVector, OnlineEngine, replay
@@ -36,6 +37,7 @@ __all__ = [
     "FeatureVector",
     "Filter",
     "OnlineEngine",
+    "RedisStore",
     "StateStore",
     "check",
     "compute_offline",
