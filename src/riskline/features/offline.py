@@ -76,34 +76,50 @@ def compute_offline(
         [0, 1, 0]
     """
     frame = prepare(fs, events, order).collect()
-    coded = sorted(
-        {
-            c
-            for f in fs.features
-            if f.entity is not None
-            for c in (*f.entity.columns, *([f.column] if f.agg in _CODED and f.column else []))
-        }
-    )
-    # Group by small integer codes rather than strings: same groups, much faster windows.
-    frame = frame.with_columns(
-        [
-            pl.col(c).cast(pl.String).cast(pl.Categorical).to_physical().alias(_code(c))
-            for c in coded
-        ]
-    )
-    exprs: list[pl.Expr] = []
+    work = _working_set(fs, frame)
+    parts: dict[str, pl.Series] = {}
+    by_entity: dict[tuple[str, ...], list[Feature]] = {}
     for f in fs.features:
         if f.agg in {"value", "differs"}:
-            exprs.append(_row_level(f))
-        elif f.kind == "sliding" and f.agg != "distinct":
-            exprs.append(_sliding(f).alias(f.name))
-    frame = frame.lazy().with_columns(exprs).collect()  # lazy: shared windows computed once
-    for f in fs.features:
-        if f.agg == "distinct":
-            frame = _distinct(frame, f)
+            parts[f.name] = frame.select(_row_level(f)).to_series()
+        elif f.agg == "distinct":
+            parts[f.name] = _distinct(work, f)
         elif f.kind == "bucketed":
-            frame = _bucketed(frame, f)
-    return frame.select([c for c in frame.columns if not c.startswith("_")])
+            parts[f.name] = _bucketed(work, f)
+        else:
+            assert f.entity is not None
+            by_entity.setdefault(f.entity.columns, []).append(f)
+    for group in by_entity.values():  # one pass per entity: its windows are shared (lazy CSE)
+        out = work.lazy().select([_sliding(f).alias(f.name) for f in group]).collect()
+        parts.update({name: out[name] for name in out.columns})
+    kept = frame.select([c for c in frame.columns if not c.startswith("_")])
+    return kept.with_columns([parts[name].alias(name) for name in fs.names])
+
+
+def _working_set(fs: FeatureSet, frame: pl.DataFrame) -> pl.DataFrame:
+    """Only what windows need: times, flags, numbers, filter columns, and integer key codes."""
+    coded: set[str] = set()
+    raw: set[str] = set()
+    for f in fs.features:
+        if f.entity is None:
+            continue
+        coded.update(f.entity.columns)
+        if f.column is not None:
+            (coded if f.agg in _CODED else raw).add(f.column)
+        if f.filter is not None:
+            raw.add(f.filter.column)
+    extra = [LABEL_AT] if LABEL_AT in frame.columns else []
+    # Group by small integer codes rather than strings: same groups, much faster windows.
+    return frame.select(
+        EFF,
+        CONTRIB,
+        *extra,
+        *sorted(raw),
+        *[
+            pl.col(c).cast(pl.String).cast(pl.Categorical).to_physical().alias(_code(c))
+            for c in sorted(coded)
+        ],
+    )
 
 
 _CODED = {"new_value", "distinct"}
@@ -162,7 +178,7 @@ def _sliding(f: Feature) -> pl.Expr:
     elif f.agg == "new_value":
         assert f.column is not None
         seen = _roll_sum(m.cast(pl.Int64), f, [*_keys(f), _code(f.column)])
-        out = pl.when(pl.col(f.column).is_not_null()).then((seen == 0).cast(pl.Int64))
+        out = pl.when(pl.col(_code(f.column)).is_not_null()).then((seen == 0).cast(pl.Int64))
     else:
         assert f.column is not None
         x = pl.col(f.column)
@@ -203,7 +219,7 @@ def _row_level(f: Feature) -> pl.Expr:
     return pl.when(a.is_not_null() & b.is_not_null()).then((a != b).cast(pl.Int64)).alias(f.name)
 
 
-def _distinct(frame: pl.DataFrame, f: Feature) -> pl.DataFrame:
+def _distinct(frame: pl.DataFrame, f: Feature) -> pl.Series:
     assert f.column is not None
     assert f.window is not None
     keys = _keys(f)
@@ -216,11 +232,13 @@ def _distinct(frame: pl.DataFrame, f: Feature) -> pl.DataFrame:
         .agg(value.filter(pl.col("_m") & value.is_not_null()).n_unique().alias(f.name))
         .unique([*keys, EFF])
     )
-    out = frame.join(windows, on=[*keys, EFF], how="left", nulls_equal=False, maintain_order="left")
-    return out.with_columns(pl.when(_key_present(f)).then(pl.col(f.name).cast(pl.Int64)))
+    out = frame.select([*keys, EFF]).join(
+        windows, on=[*keys, EFF], how="left", nulls_equal=False, maintain_order="left"
+    )
+    return out.select(pl.when(_key_present(f)).then(pl.col(f.name).cast(pl.Int64))).to_series()
 
 
-def _bucketed(frame: pl.DataFrame, f: Feature) -> pl.DataFrame:
+def _bucketed(frame: pl.DataFrame, f: Feature) -> pl.Series:
     assert f.window is not None
     assert f.bucket is not None
     keys, size = _keys(f), _us(f.bucket)
@@ -250,8 +268,7 @@ def _bucketed(frame: pl.DataFrame, f: Feature) -> pl.DataFrame:
         value: pl.Expr = pl.when(n > 0).then(k.cast(pl.Float64) / n.cast(pl.Float64))
     else:
         value = pl.col("_n").fill_null(0)
-    frame = frame.with_columns(pl.when(_key_present(f)).then(value).alias(f.name))
-    return frame.drop([c for c in ("_b", "_n", "_k") if c in frame.columns])
+    return frame.select(pl.when(_key_present(f)).then(value).alias(f.name)).to_series()
 
 
 def _window_sums(
