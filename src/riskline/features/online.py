@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from riskline.events import PaymentAttempt
 from riskline.features._compute import (
-    SlidingFn,
+    GroupFn,
     Value,
     bucket_value,
+    group_evaluator,
     increments,
     passes,
-    sliding_fn,
 )
 from riskline.features._plan import Plan
 from riskline.features.spec import FeatureSet
@@ -58,9 +58,7 @@ class OnlineEngine:
         self.fs = fs
         self.store = store
         self._plan = Plan.of(fs)
-        self._fns: list[list[tuple[str, SlidingFn]]] = [
-            [(f.name, sliding_fn(g, f)) for f in g.features] for g in self._plan.sliding
-        ]
+        self._groups: list[GroupFn] = [group_evaluator(g) for g in self._plan.sliding]
         self._row = [
             (f.name, f.agg, str(f.column), str(f.other))
             for f in fs.features
@@ -119,8 +117,7 @@ class OnlineEngine:
                 a, b = get(column), get(other)
                 values[name] = None if a is None or b is None else int(a != b)
         for window, gi in zip(snap.windows, sliding_groups, strict=True):
-            for name, fn in self._fns[gi]:
-                values[name] = fn(snap.eff_us, window, payloads[gi])
+            self._groups[gi](snap.eff_us, window, payloads[gi], values)
         for counters, bi in zip(snap.counters, bucket_groups, strict=True):
             group = plan.buckets[bi]
             for j, name in enumerate(self._bucket_names[bi]):
