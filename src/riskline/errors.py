@@ -4,19 +4,25 @@ from __future__ import annotations
 
 __all__ = [
     "ArtifactIntegrityError",
+    "AuthenticationError",
     "ConfigError",
     "DecisionLogUnavailableError",
     "DuplicateDecisionError",
     "InvalidDecisionError",
     "InvalidFeatureError",
+    "InvalidModelError",
     "InvalidRegistrationError",
     "InvalidRequestError",
+    "InvalidRuleError",
+    "InvalidSplitError",
     "LateEventError",
+    "PermissionDeniedError",
     "PromotionError",
     "RisklineError",
     "SchemaError",
     "ScorerUnavailableError",
     "StoreUnavailableError",
+    "UnknownDecisionError",
     "UnknownFeatureError",
     "UnknownVersionError",
 ]
@@ -40,6 +46,18 @@ class InvalidRequestError(RisklineError):
 
 class InvalidFeatureError(RisklineError):
     """A feature definition is not valid; raised when it is built."""
+
+
+class InvalidRuleError(RisklineError):
+    """A rule or rule set definition is not valid; raised when it is built."""
+
+
+class AuthenticationError(RisklineError):
+    """A request carries no API key or a key that is not configured."""
+
+
+class PermissionDeniedError(RisklineError):
+    """A request's API key is valid but its role may not do this."""
 
 
 class UnknownFeatureError(RisklineError):
@@ -94,8 +112,20 @@ class DuplicateDecisionError(RisklineError):
         return (type(self), (str(self), self.existing))
 
 
+class UnknownDecisionError(RisklineError):
+    """No decision with this id is in the decision log."""
+
+
 class DecisionLogUnavailableError(RisklineError):
     """The decision log could not commit a record (writer failed or log closed).
 
     The record was not acknowledged; it may be retried with the same ``transaction_id``.
     """
+
+
+class InvalidSplitError(RisklineError):
+    """A train / validation / test time split is not valid for the events given."""
+
+
+class InvalidModelError(RisklineError):
+    """A model cannot be trained or loaded (no positive labels, corrupt artefact bytes)."""

@@ -106,8 +106,8 @@ def test_high_amount_fraud_is_far_above_the_customers_usual_spend(
 def test_labels_arrive_after_the_event_and_only_for_fraud(payments: pl.DataFrame) -> None:
     fraud = payments.filter(pl.col("is_fraud"))
     delay = fraud["label_available_at"] - fraud["ts"]
-    assert span(delay.min()) >= timedelta(days=3)
-    assert span(delay.max()) <= timedelta(days=90)
+    assert span(delay.min()) >= timedelta(days=2)
+    assert span(delay.max()) <= timedelta(days=60)
     assert payments.filter(~pl.col("is_fraud"))["label_available_at"].null_count() == (
         payments.height - fraud.height
     )

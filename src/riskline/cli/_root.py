@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 import riskline
-from riskline.cli import _features, _registry
+from riskline.cli import _features, _models, _registry
 from riskline.cli._common import (
     console,
     fail,
@@ -37,6 +37,9 @@ app = typer.Typer(
 )
 app.add_typer(_features.app, name="features")
 app.add_typer(_registry.app, name="registry")
+app.command()(_models.train)
+app.command()(_models.evaluate)
+app.command()(_models.score)
 _DATASETS = ("payments",)
 
 

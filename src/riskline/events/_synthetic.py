@@ -492,7 +492,7 @@ def _to_frame(world: _World, cols: dict[str, np.ndarray], spec: PaymentsSpec) ->
     order = np.argsort(cols["ts"], kind="stable")
     scenario = cols["scenario"][order]
     fraud = scenario >= 0
-    delay = np.clip(rng.lognormal(np.log(20.0), 0.5, fraud.size), 3.0, 90.0)
+    delay = np.clip(rng.lognormal(np.log(7.0), 0.6, fraud.size), 2.0, 60.0)  # days
     label_us = np.where(fraud, cols["ts"][order] + (delay * _US_PER_DAY).astype(np.int64), 0)
     merch = cols["merch"][order]
     cust = cols["cust"][order]

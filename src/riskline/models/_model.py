@@ -1,0 +1,142 @@
+"""The trained, calibrated model: LightGBM booster + calibrator + feature names + typicals.
+
+Artefact bytes (what the registry stores) are plain text, no pickle::
+
+    riskline-model 1\\n
+    <one line of JSON, keys sorted: feature_names, feature_set_version, calibrator, typical>\\n
+    <LightGBM model string>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Self
+
+import lightgbm as lgb
+import numpy as np
+import orjson
+import polars as pl
+
+from riskline.errors import InvalidModelError, InvalidRequestError
+from riskline.models._calibrate import Calibrator
+from riskline.models.explain import Reason, top_reasons
+
+_MAGIC = b"riskline-model 1\n"
+
+
+class Model:
+    """A trained, calibrated binary model; scores are calibrated probabilities in [0, 1].
+
+    ``version`` is the registry version (e.g. ``"fraud-v3"``) once registered, ``""`` before.
+    Missing values (``None``) are NaN, which LightGBM routes down each tree's learned branch.
+    """
+
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        feature_names: tuple[str, ...],
+        feature_set_version: str,
+        calibrator: Calibrator,
+        typical: tuple[float | None, ...],
+        version: str = "",
+    ) -> None:
+        if len(typical) != len(feature_names) or booster.num_feature() != len(feature_names):
+            raise InvalidModelError(
+                f"the booster has {booster.num_feature()} features, typical values "
+                f"{len(typical)}, names {len(feature_names)}; they must agree."
+            )
+        self.booster = booster
+        self.feature_names = feature_names
+        self.feature_set_version = feature_set_version
+        self.calibrator = calibrator
+        self.typical = typical
+        self.version = version
+
+    def matrix(self, rows: Sequence[Mapping[str, float | int | None]]) -> np.ndarray:
+        """Rows as a float64 matrix in feature order; raises InvalidRequestError on a missing
+        feature (a misspelt or absent key is a training/serving skew, never silently NaN)."""
+        x = np.empty((len(rows), len(self.feature_names)), dtype=np.float64)
+        for i, row in enumerate(rows):
+            try:
+                x[i] = [np.nan if (v := row[n]) is None else v for n in self.feature_names]
+            except KeyError as exc:
+                raise InvalidRequestError(
+                    f"row {i} has no feature {exc.args[0]!r}; model {self.version or '(new)'!r} "
+                    f"needs {', '.join(self.feature_names)}."
+                ) from None
+        return x
+
+    def frame_matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """The model's feature columns of ``frame`` as float64 (nulls -> NaN)."""
+        missing = [n for n in self.feature_names if n not in frame.columns]
+        if missing:
+            raise InvalidRequestError(
+                f"frame lacks feature column(s) {', '.join(missing)}; "
+                f"model needs {', '.join(self.feature_names)}."
+            )
+        return (
+            frame.select([pl.col(n).cast(pl.Float64) for n in self.feature_names])
+            .to_numpy()
+            .astype(np.float64, copy=False)
+        )
+
+    def margin(self, x: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        """Raw log-odds of the booster for a float64 matrix (one LightGBM call); one thread
+        by default (per-request latency), ``num_threads=0`` for all cores (batches)."""
+        out = np.asarray(self.booster.predict(x, raw_score=True, num_threads=num_threads))
+        return out
+
+    def score(self, rows: Sequence[Mapping[str, float | int | None]]) -> list[float]:
+        """Calibrated probabilities, one per row, in one vectorised LightGBM call."""
+        if not rows:
+            return []
+        scores: list[float] = self.calibrator.apply(self.margin(self.matrix(rows))).tolist()
+        return scores
+
+    def score_frame(self, frame: pl.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for every row of a frame holding the feature columns."""
+        x = self.frame_matrix(frame)
+        if x.shape[0] == 0:
+            return np.empty(0)
+        return self.calibrator.apply(self.margin(x, num_threads=0))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Tree SHAP contributions (log-odds), one column per feature, bias column dropped."""
+        out = np.asarray(self.booster.predict(x, pred_contrib=True))
+        return out[:, :-1]
+
+    def explain(self, row: Mapping[str, float | int | None], top: int = 3) -> list[Reason]:
+        """The ``top`` features that pushed this row's score up most, as readable reasons."""
+        x = self.matrix([row])
+        contrib = self.contributions(x)[0]
+        return top_reasons(self.feature_names, x[0], contrib, self.typical, top)
+
+    def to_bytes(self) -> bytes:
+        """The registry artefact: deterministic bytes (same model -> same bytes)."""
+        header = {
+            "calibrator": self.calibrator.describe(),
+            "feature_names": list(self.feature_names),
+            "feature_set_version": self.feature_set_version,
+            "typical": list(self.typical),
+        }
+        body = self.booster.model_to_string(num_iteration=-1)
+        return _MAGIC + orjson.dumps(header, option=orjson.OPT_SORT_KEYS) + b"\n" + body.encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, version: str = "") -> Self:
+        """Load an artefact written by ``to_bytes``; raises InvalidModelError if malformed."""
+        if not data.startswith(_MAGIC):
+            raise InvalidModelError(
+                f"not a riskline model artefact: starts with {data[:20]!r}, expected {_MAGIC!r}."
+            )
+        try:
+            head, body = data[len(_MAGIC) :].split(b"\n", 1)
+            header = orjson.loads(head)
+            names = tuple(str(n) for n in header["feature_names"])
+            typical = tuple(None if t is None else float(t) for t in header["typical"])
+            calibrator = Calibrator.from_description(header["calibrator"])
+            fs_version = str(header["feature_set_version"])
+            booster = lgb.Booster(model_str=body.decode())
+        except (ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+            raise InvalidModelError(f"corrupt riskline model artefact: {exc}") from None
+        return cls(booster, names, fs_version, calibrator, typical, version)

@@ -1,0 +1,48 @@
+"""Calibration choice: cross-fitted, isotonic only with enough positives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+
+from riskline.errors import InvalidModelError
+from riskline.models import CalibrationMethod, Calibrator, choose_calibrator, fit_calibrator
+
+
+def _data(n: int, rate: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    margin = rng.normal(-4.0, 2.0, n)
+    target = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * margin + 1.0)))).astype(np.float64)
+    return margin, target * (rng.random(n) < rate / max(target.mean(), 1e-9))
+
+
+def test_few_positives_use_platt_only() -> None:
+    margin, target = _data(5_000, 0.004)
+    assert 0 < target.sum() < 200
+    calibrator, losses = choose_calibrator(margin, target)
+    assert calibrator.method == "platt"
+    assert set(losses) == {"platt"}
+
+
+def test_choice_is_the_lower_cross_fitted_log_loss() -> None:
+    margin, target = _data(40_000, 0.05)
+    calibrator, losses = choose_calibrator(margin, target)
+    assert set(losses) == {"platt", "isotonic"}
+    assert losses[calibrator.method] == min(losses.values())
+    in_sample = log_loss(target, np.clip(calibrator.apply(margin), 1e-6, 1 - 1e-6))
+    assert in_sample <= losses[calibrator.method] + 1e-3
+
+
+def test_description_round_trip() -> None:
+    margin, target = _data(40_000, 0.05)
+    methods: tuple[CalibrationMethod, ...] = ("platt", "isotonic")
+    for method in methods:
+        c = fit_calibrator(margin, target, method)
+        again = Calibrator.from_description(c.describe())
+        assert np.array_equal(again.apply(margin), c.apply(margin))
+
+
+def test_one_class_is_refused() -> None:
+    with pytest.raises(InvalidModelError, match="calibration needs both classes"):
+        choose_calibrator(np.zeros(10), np.zeros(10))

@@ -1,0 +1,117 @@
+"""Evaluating rules on one event; the vectorised evaluation agrees row by row."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import hypothesis.strategies as st
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given
+
+from riskline.errors import UnknownFeatureError
+from riskline.events import PaymentAttempt
+from riskline.rules import (
+    FieldValue,
+    Membership,
+    Rule,
+    RuleSet,
+    Threshold,
+    evaluate,
+    evaluate_frame,
+    score_frame,
+)
+
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+RULES = RuleSet(
+    "test",
+    (
+        Rule("fast", "card velocity", "decline", (Threshold("n", ">=", 5),), 0.9),
+        Rule(
+            "big_new",
+            "new device, big amount",
+            "review",
+            (Threshold("new", "==", 1), Threshold("amount", ">", 100.5)),
+            0.6,
+        ),
+        Rule(
+            "bad_terminal", "listed", "decline", (Membership("terminal_id", frozenset({"T9"})),), 1
+        ),
+        Rule("not_one", "x", "review", (Threshold("new", "!=", 1),), 0.2),
+    ),
+)
+
+
+def event(terminal_id: str | None = None) -> PaymentAttempt:
+    return PaymentAttempt("t1", AT, 100, card_token="c1", terminal_id=terminal_id)
+
+
+def test_nothing_fires_approve_with_zero_score() -> None:
+    out = evaluate(RULES, event(), {"n": 1, "new": 1, "amount": 50})
+    assert (out.action, out.fired, out.score) == ("approve", (), 0.0)
+    assert out.rules_version == RULES.version
+
+
+def test_strongest_action_and_highest_severity_win() -> None:
+    out = evaluate(RULES, event("T9"), {"n": 1, "new": 1, "amount": 101})
+    assert out.action == "decline"
+    assert [h.code for h in out.fired] == ["big_new", "bad_terminal"]
+    assert out.score == 1.0
+    assert out.fired[0].values == {"new": 1, "amount": 101}
+    assert out.fired[1].values == {"terminal_id": "T9"}
+
+
+def test_review_only() -> None:
+    out = evaluate(RULES, event(), {"n": 4, "new": 1, "amount": 1000})
+    assert (out.action, out.score) == ("review", 0.6)
+
+
+def test_missing_values_never_fire() -> None:
+    out = evaluate(RULES, event(None), {"n": None, "new": None, "amount": None})
+    assert out.fired == ()
+
+
+def test_frame_requires_every_field() -> None:
+    with pytest.raises(UnknownFeatureError, match=r"unknown field.*'terminal_id'"):
+        score_frame(RULES, pl.DataFrame({"n": [1], "new": [0], "amount": [1.0]}))
+
+
+def test_empty_ruleset_scores_zero() -> None:
+    out = evaluate_frame(RuleSet("none", ()), pl.DataFrame({"n": [1, 2]}))
+    assert out["rule_action"].to_list() == ["approve", "approve"]
+    assert out["rule_score"].to_list() == [0.0, 0.0]
+
+
+rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "n": st.one_of(st.none(), st.integers(0, 8)),
+            "new": st.one_of(st.none(), st.integers(0, 1)),
+            "amount": st.one_of(st.none(), st.floats(0, 200, allow_nan=False)),
+            "terminal_id": st.one_of(st.none(), st.sampled_from(["T1", "T9"])),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(rows=rows)
+def test_frame_equals_row_by_row(rows: list[dict[str, FieldValue]]) -> None:
+    frame = pl.DataFrame(
+        rows,
+        schema={"n": pl.Int64, "new": pl.Int64, "amount": pl.Float64, "terminal_id": pl.String},
+    )
+    table = evaluate_frame(RULES, frame)
+    scores = score_frame(RULES, frame)
+    assert scores.dtype == np.float64
+    for i, row in enumerate(rows):
+        features = {k: v for k, v in row.items() if k != "terminal_id"}
+        tid = row["terminal_id"]
+        one = evaluate(RULES, event(tid if isinstance(tid, str) else None), features)
+        assert table["rule_action"][i] == one.action
+        assert math.isclose(scores[i], one.score)
+        fired = {r.code for r in RULES.rules if table[f"rule_{r.code}"][i]}
+        assert fired == {h.code for h in one.fired}
