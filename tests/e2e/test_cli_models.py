@@ -1,0 +1,72 @@
+"""The model lifecycle from the command line: train, evaluate, promote (four eyes), score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from riskline.cli import app
+from riskline.events import PaymentsSpec, generate_payments
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_train_evaluate_promote_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RISKLINE_REGISTRY_URL", raising=False)
+    events = tmp_path / "payments.parquet"
+    generate_payments(PaymentsSpec(rows=120_000, seed=5)).write_parquet(events)
+
+    trained = runner.invoke(
+        app, ["train", "fraud", "--events", str(events), "--trained-by", "alice"]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "fraud-v1 (candidate)" in trained.stdout
+
+    report = tmp_path / "report.html"
+    assert runner.invoke(app, ["evaluate", "fraud-v1", "--out", str(report)]).exit_code == 0
+    html = report.read_text()
+    assert "<img" in html
+    assert "PR-AUC" in html or "average precision" in html.lower()
+    as_json = tmp_path / "report.json"
+    assert (
+        runner.invoke(app, ["evaluate", "fraud-v1", "--out", str(as_json), "--json"]).exit_code == 0
+    )
+    assert json.loads(as_json.read_text())["metrics"]["test_pr_auc"] > 0.5
+
+    same = runner.invoke(
+        app, ["registry", "promote", "fraud-v1", "--approver", "alice", "--reason", "mine"]
+    )
+    assert same.exit_code == 2
+    assert "four eyes" in same.stderr
+    other = runner.invoke(
+        app,
+        ["registry", "promote", "fraud-v1", "--approver", "bob", "--reason", "reviewed the report"],
+    )
+    assert other.exit_code == 0, other.output
+
+    scored_path = tmp_path / "scored.parquet"
+    scored = runner.invoke(
+        app, ["score", "--model", "fraud-v1", "--events", str(events), "--out", str(scored_path)]
+    )
+    assert scored.exit_code == 0, scored.output
+    out = pl.read_parquet(scored_path)
+    assert out.height == 120_000
+    assert set(out["decision"].unique()) <= {"approve", "review", "decline"}
+    flagged = out.filter(pl.col("decision") != "approve")
+    assert flagged.height > 0
+
+    history = runner.invoke(app, ["registry", "history", "fraud-v1"])
+    assert "bob" in history.stdout
+
+
+def test_unknown_model_version_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["evaluate", "fraud-v9", "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: Model version 'fraud-v9' is not in the")
