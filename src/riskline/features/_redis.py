@@ -16,10 +16,69 @@ import redis
 from riskline.errors import StoreUnavailableError
 from riskline.features.store import Exchange, LabelRequest, Payload, Snapshot
 
-_EXCHANGE = """
+_BUCKETS = """
 local function s(x) return string.format('%.0f', x) end
-local ts, lateness, dedup = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local ns, nb = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Bucketed windows keep running totals t:<slot> of buckets [c - span, c) and move them
+-- forward bucket by bucket, so an event costs O(slots), not O(span * slots).
+local function bucket(key, b, slots)
+  local fields = {}
+  for j = 0, slots - 1 do fields[j + 1] = s(b) .. ':' .. j end
+  return redis.call('HMGET', key, unpack(fields))
+end
+local function total_fields(slots)
+  local f = {}
+  for j = 0, slots - 1 do f[j + 1] = 't:' .. j end
+  return f
+end
+local function window_totals(key, current, span, slots)
+  local c = redis.call('HGET', key, 'c')
+  local tot = {}
+  if c then
+    c = tonumber(c)
+    local stored = redis.call('HMGET', key, unpack(total_fields(slots)))
+    for j = 1, slots do tot[j] = tonumber(stored[j] or '0') end
+  end
+  if (not c) or current - c > 2 * span then
+    for j = 1, slots do tot[j] = 0 end
+    for b = current - span, current - 1 do
+      for j, v in ipairs(bucket(key, b, slots)) do
+        if v then tot[j] = tot[j] + tonumber(v) end
+      end
+    end
+  elseif current > c then
+    for b = c, current - 1 do
+      if b >= current - span then
+        for j, v in ipairs(bucket(key, b, slots)) do
+          if v then tot[j] = tot[j] + tonumber(v) end
+        end
+      end
+    end
+    for b = c - span, math.min(current - span, c) - 1 do
+      for j, v in ipairs(bucket(key, b, slots)) do
+        if v then tot[j] = tot[j] - tonumber(v) end
+      end
+      local gone = {}
+      for j = 0, slots - 1 do gone[j + 1] = s(b) .. ':' .. j end
+      redis.call('HDEL', key, unpack(gone))
+    end
+  end
+  if (not c) or current ~= c then
+    local set = {'c', s(current)}
+    for j = 1, slots do set[#set + 1] = 't:' .. (j - 1); set[#set + 1] = s(tot[j]) end
+    redis.call('HSET', key, unpack(set))
+  end
+  return tot
+end
+"""
+
+_EXCHANGE = (
+    _BUCKETS
+    + """
+-- ARGV[1]: JSON [ts, lateness, dedup, [[horizon, member], ...], [[size, span, [inc...]], ...]]
+local req = cjson.decode(ARGV[1])
+local ts, lateness, dedup = req[1], req[2], req[3]
+local sliding, buckets = req[4], req[5]
+local ns, nb = #sliding, #buckets
 local mark = redis.call('GET', KEYS[1])
 local eff, late = ts, false
 if mark then
@@ -33,10 +92,8 @@ local dup = seen and (eff - tonumber(seen) <= dedup)
 redis.call('SET', KEYS[2], s(eff), 'PX', math.floor(dedup / 1000) + 1000)
 local counted = not (late or dup)
 local out = {s(eff), counted and 1 or 0}
-local a = 6
 for i = 1, ns do
-  local key, h, member = KEYS[2 + i], tonumber(ARGV[a]), ARGV[a + 1]
-  a = a + 2
+  local key, h, member = KEYS[2 + i], sliding[i][1], sliding[i][2]
   local lo = eff - h
   out[#out + 1] = redis.call('ZRANGEBYSCORE', key, s(lo), '(' .. s(eff), 'WITHSCORES')
   if counted then redis.call('ZADD', key, s(eff), member) end
@@ -45,36 +102,46 @@ for i = 1, ns do
 end
 for i = 1, nb do
   local key = KEYS[2 + ns + i]
-  local size, span, slots = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local size, span, incs = buckets[i][1], buckets[i][2], buckets[i][3]
+  local slots = #incs
   local current = math.floor(eff / size)
-  local fields = {}
-  for b = current - span, current - 1 do
-    for j = 0, slots - 1 do fields[#fields + 1] = s(b) .. ':' .. j end
-  end
-  local values = redis.call('HMGET', key, unpack(fields))
-  local sums = {}
-  for j = 1, slots do sums[j] = 0 end
-  for k, v in ipairs(values) do
-    if v then
-      local j = (k - 1) % slots + 1
-      sums[j] = sums[j] + tonumber(v)
-    end
-  end
+  local tot = window_totals(key, current, span, slots)
   local strs = {}
-  for j = 1, slots do strs[j] = s(sums[j]) end
+  for j = 1, slots do strs[j] = s(tot[j]) end
   out[#out + 1] = strs
   if counted then
     for j = 0, slots - 1 do
-      local inc = tonumber(ARGV[a + 3 + j])
+      local inc = incs[j + 1]
       if inc ~= 0 then redis.call('HINCRBY', key, s(current) .. ':' .. j, inc) end
     end
   end
-  for j = 0, slots - 1 do redis.call('HDEL', key, s(current - span - 1) .. ':' .. j) end
   redis.call('PEXPIRE', key, math.floor(size * (span + 2) / 1000))
-  a = a + 3 + slots
 end
 return out
 """
+)
+
+
+_LABELS = (
+    _BUCKETS
+    + """
+-- ARGV: n, then per label: bucket_us, span, bucket, slot, slots
+local n, a = tonumber(ARGV[1]), 2
+for i = 1, n do
+  local key = KEYS[i]
+  local size, span = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local b, slot = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  redis.call('HINCRBY', key, s(b) .. ':' .. slot, 1)
+  local c = redis.call('HGET', key, 'c')
+  if c and tonumber(c) - span <= b and b < tonumber(c) then
+    redis.call('HINCRBY', key, 't:' .. slot, 1)
+  end
+  redis.call('PEXPIRE', key, math.floor(size * (span + 2) / 1000))
+  a = a + 4
+end
+return n
+"""
+)
 
 
 class RedisStore:
@@ -85,12 +152,14 @@ class RedisStore:
         self._prefix = prefix
         self._client: redis.Redis | None = None
         self._script: Any = None
+        self._labels: Any = None
 
     def open(self) -> RedisStore:
         self._client = redis.Redis.from_url(
             self._url, socket_timeout=1.0, socket_connect_timeout=1.0
         )
         self._script = self._client.register_script(_EXCHANGE)
+        self._labels = self._client.register_script(_LABELS)
         return self
 
     def _key(self, name: str) -> str:
@@ -98,21 +167,21 @@ class RedisStore:
 
     def exchange(self, request: Exchange) -> Snapshot:
         keys = [self._key("wm"), self._key(f"tx:{request.transaction_id}")]
-        args: list[str | int] = [
-            request.ts_us,
-            request.lateness_us,
-            request.dedup_us,
-            len(request.sliding),
-            len(request.buckets),
-        ]
+        sliding = []
         for sr in request.sliding:
             keys.append(self._key(sr.key))
-            args += [sr.horizon_us, orjson.dumps([request.transaction_id, *sr.payload]).decode()]
+            sliding.append(
+                [sr.horizon_us, orjson.dumps([request.transaction_id, *sr.payload]).decode()]
+            )
+        buckets = []
         for b in request.buckets:
             keys.append(self._key(b.key))
-            args += [b.bucket_us, b.span, len(b.increments), *b.increments]
+            buckets.append([b.bucket_us, b.span, b.increments])
+        body = orjson.dumps(
+            [request.ts_us, request.lateness_us, request.dedup_us, sliding, buckets]
+        )
         try:
-            reply = self._script(keys=keys, args=args)
+            reply = self._script(keys=keys, args=[body])
         except redis.RedisError as exc:
             raise StoreUnavailableError(f"Redis at {self._url!r} failed: {exc}") from exc
         ns = len(request.sliding)
@@ -121,15 +190,13 @@ class RedisStore:
         return Snapshot(int(reply[0]), reply[1] == 1, windows, counters)
 
     def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
-        if self._client is None:
+        if self._labels is None:
             raise StoreUnavailableError("RedisStore is not open; call open() first.")
+        args: list[int] = [len(labels)]
+        for lb in labels:
+            args += [lb.bucket_us, lb.span, lb.bucket, lb.slot]
         try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for lb in labels:
-                    key = self._key(lb.key)
-                    pipe.hincrby(key, f"{lb.bucket}:{lb.slot}", 1)
-                    pipe.pexpire(key, lb.bucket_us * (lb.span + 2) // 1000)
-                pipe.execute()
+            self._labels(keys=[self._key(lb.key) for lb in labels], args=args)
         except redis.RedisError as exc:
             raise StoreUnavailableError(f"Redis at {self._url!r} failed: {exc}") from exc
 
