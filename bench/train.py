@@ -26,7 +26,7 @@ from riskline.registry import Registry
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--out", type=Path, default=Path("train-report.html"))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/train-report.html"))
     args = parser.parse_args()
     events = generate_payments(PaymentsSpec(rows=args.rows, seed=7))
     print(f"generated {events.height:,} payments", flush=True)
@@ -44,6 +44,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         registry.close()
     e = result.evaluation
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_report(e, args.out)
     write_report_json(e, args.out.with_suffix(".json"))
     rules = e.baselines[0]
