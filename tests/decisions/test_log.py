@@ -20,13 +20,32 @@ from tests.decisions.samples import sample_record
 def test_decisions_public_api() -> None:
     assert decisions.__all__ == [
         "GENESIS_HASH",
+        "Backtest",
         "BreakReason",
+        "Costs",
+        "Decision",
         "DecisionLog",
         "DecisionRecord",
+        "Fallback",
+        "Flip",
         "InMemoryDecisionLog",
+        "Loader",
+        "ModelRunner",
+        "Policy",
+        "Reason",
+        "ReasonLike",
+        "Replay",
+        "Scored",
+        "Scorer",
         "StoredDecision",
+        "Thresholds",
         "VerifyReport",
+        "backtest",
+        "decide",
         "open_decision_log",
+        "replay",
+        "score_rows",
+        "verify",
     ]
 
 

@@ -1,4 +1,4 @@
-"""Decisions: the append-only, hash-chained decision log."""
+"""Decisions: the engine (score + rules -> Decision), the hash-chained log, and its audit."""
 
 from riskline.decisions._memory import InMemoryDecisionLog
 from riskline.decisions._records import (
@@ -8,15 +8,48 @@ from riskline.decisions._records import (
     StoredDecision,
     VerifyReport,
 )
+from riskline.decisions.audit import Backtest, Costs, Flip, Loader, Replay, backtest, replay, verify
+from riskline.decisions.engine import (
+    Decision,
+    Fallback,
+    ModelRunner,
+    Policy,
+    Reason,
+    ReasonLike,
+    Scored,
+    Scorer,
+    Thresholds,
+    decide,
+    score_rows,
+)
 from riskline.decisions.log import DecisionLog, open_decision_log
 
 __all__ = [
     "GENESIS_HASH",
+    "Backtest",
     "BreakReason",
+    "Costs",
+    "Decision",
     "DecisionLog",
     "DecisionRecord",
+    "Fallback",
+    "Flip",
     "InMemoryDecisionLog",
+    "Loader",
+    "ModelRunner",
+    "Policy",
+    "Reason",
+    "ReasonLike",
+    "Replay",
+    "Scored",
+    "Scorer",
     "StoredDecision",
+    "Thresholds",
     "VerifyReport",
+    "backtest",
+    "decide",
     "open_decision_log",
+    "replay",
+    "score_rows",
+    "verify",
 ]

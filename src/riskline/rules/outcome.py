@@ -53,21 +53,6 @@ def lookup(event: PaymentAttempt, features: Mapping[str, FieldValue], name: str)
     return value
 
 
-def holds(condition: Condition, value: FieldValue) -> bool:
-    """Whether ``value`` satisfies ``condition``; None (missing) never does."""
-    if value is None:
-        return False
-    if isinstance(condition, Membership):
-        return isinstance(value, str) and value in condition.values
-    if isinstance(value, str):
-        return False
-    return _OPS[condition.op](float(value), condition.value)
-
-
-def fires(rule: Rule, event: PaymentAttempt, features: Mapping[str, FieldValue]) -> bool:
-    return all(holds(c, lookup(event, features, c.field)) for c in rule.when)
-
-
 def evaluate(
     ruleset: RuleSet, event: PaymentAttempt, features: Mapping[str, FieldValue]
 ) -> Outcome:
@@ -84,20 +69,43 @@ def evaluate(
         >>> evaluate(rs, e, {"count_5m_by_card": None}).score
         0.0
     """
-    fired = tuple(
-        Hit(
-            rule.code,
-            rule.text,
-            rule.action,
-            rule.severity,
-            {name: lookup(event, features, name) for name in rule.fields},
-        )
-        for rule in ruleset.rules
-        if fires(rule, event, features)
-    )
+    fired = []
+    for rule, checks in _compiled(ruleset):
+        for name, check in checks:
+            value = features[name] if name in features else getattr(event, name, None)
+            if value is None or not check(value):
+                break
+        else:
+            values = {name: lookup(event, features, name) for name in rule.fields}
+            fired.append(Hit(rule.code, rule.text, rule.action, rule.severity, values))
+    hits = tuple(fired)
     return Outcome(
-        strongest(fired), fired, max((h.severity for h in fired), default=0.0), ruleset.version
+        strongest(hits), hits, max((h.severity for h in hits), default=0.0), ruleset.version
     )
+
+
+Check = Callable[[str | int | float | bool], bool]
+_CACHE: dict[int, tuple[RuleSet, list[tuple[Rule, list[tuple[str, Check]]]]]] = {}
+
+
+def _compiled(ruleset: RuleSet) -> list[tuple[Rule, list[tuple[str, Check]]]]:
+    """Each rule's conditions as (field, predicate on a non-None value), built once per set."""
+    entry = _CACHE.get(id(ruleset))
+    if entry is not None and entry[0] is ruleset:
+        return entry[1]
+    compiled = [(rule, [(c.field, _check(c)) for c in rule.when]) for rule in ruleset.rules]
+    if len(_CACHE) > 64:
+        _CACHE.clear()
+    _CACHE[id(ruleset)] = (ruleset, compiled)
+    return compiled
+
+
+def _check(condition: Condition) -> Check:
+    if isinstance(condition, Membership):
+        members = condition.values
+        return lambda v: isinstance(v, str) and v in members
+    op, bound = _OPS[condition.op], condition.value
+    return lambda v: not isinstance(v, str) and op(v, bound)
 
 
 def strongest(fired: tuple[Hit, ...]) -> Verdict:

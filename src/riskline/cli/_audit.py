@@ -1,0 +1,115 @@
+"""``riskline audit``: verify the decision log's chain, replay a decision, backtest a model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from riskline.cli._common import console, fail, run_work
+from riskline.cli._registry import open_registry
+from riskline.config import Settings
+from riskline.decisions import DecisionLog, backtest, open_decision_log, replay, verify
+from riskline.models import Model
+
+app = typer.Typer(help="Audit the decision log: verify, replay, backtest.", no_args_is_help=True)
+
+
+@contextmanager
+def _log() -> Iterator[DecisionLog]:
+    settings = Settings.from_env(os.environ)
+    log = open_decision_log(settings.decision_log_url)
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+def _when(option: str, value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be an ISO time such as 2026-01-28T00:00:00+00:00, got {value!r}.")
+    if at.tzinfo is None:
+        fail(f"{option} must include a timezone (e.g. +00:00 or Z), got {value!r}.")
+    return at
+
+
+@app.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain; name the first broken record (exit 1) if any."""
+
+    def work() -> None:
+        with _log() as log:
+            report = verify(log)
+        if report.broken_seq is None:
+            console.print(
+                f"chain intact: {report.checked:,} records, head #{report.head_seq} "
+                f"{report.head_hash[:16]}"
+            )
+            return
+        typer.echo(
+            f"chain broken at record #{report.broken_seq} "
+            f"(decision {report.broken_decision_id}): {report.reason} {report.detail}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+    run_work(work)
+
+
+@app.command("replay")
+def audit_replay(decision_id: Annotated[str, typer.Argument(help="A logged decision id.")]) -> None:
+    """Recompute a decision's score from its logged features and logged model version."""
+
+    def work() -> None:
+        with _log() as log, open_registry() as registry:
+            result = replay(log, registry, Model.from_bytes, decision_id)
+        console.print(
+            f"decision {result.decision_id} (transaction {result.transaction_id}) "
+            f"under {result.model_version}: logged score {result.logged_score}, "
+            f"replayed {result.replayed_score}, fallback {result.fallback}"
+        )
+        if not result.matches:
+            typer.echo("replayed score does not match the logged score", err=True)
+            raise typer.Exit(code=1)
+        console.print("replay matches")
+
+    run_work(work)
+
+
+@app.command("backtest")
+def audit_backtest(
+    model: Annotated[str, typer.Option(help="Model version to replay the period under.")],
+    since: Annotated[str, typer.Option(help="Start, ISO time with zone.")],
+    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO time.")] = None,
+    show: Annotated[int, typer.Option(help="How many flipped transactions to list.")] = 20,
+) -> None:
+    """How logged decisions of a period would move under another model version and its bands."""
+    start = _when("--since", since)
+    end = None if until is None else _when("--until", until)
+
+    def work() -> None:
+        with _log() as log, open_registry() as registry:
+            result = backtest(log, registry, Model.from_bytes, model, start, until=end)
+        table = Table(f"{result.decisions:,} decisions under {model}", "logged", "would be")
+        for action, (logged, new) in sorted(result.by_action.items()):
+            table.add_row(action, f"{logged:,}", f"{new:,}")
+        console.print(table)
+        for (a, b), n in sorted(result.moved.items()):
+            console.print(f"moved {a} -> {b}: {n:,}")
+        console.print(
+            f"expected cost delta: {result.cost_delta_minor / 100:,.2f} (negative saves money)"
+        )
+        for flip in result.flips[:show]:
+            console.print(
+                f"  {flip.transaction_id}: {flip.logged_action} "
+                f"({flip.logged_score:.4f}) -> {flip.new_action} ({flip.new_score:.4f})"
+            )
+
+    run_work(work)

@@ -1,0 +1,298 @@
+"""Score + rules -> Decision: decision bands, the latency budget and the explicit fallback.
+
+The model runs in worker threads with a deadline (``ModelRunner``), so an answer arrives
+within the budget even when the model hangs: a late, failing, missing or unsure model
+becomes a rules decision flagged with ``fallback``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from riskline.decisions._records import DecisionRecord
+from riskline.errors import ConfigError
+from riskline.events import PaymentAttempt
+from riskline.rules import FieldValue, RuleSet, Verdict, evaluate
+
+Fallback = Literal["timeout", "model_error", "low_confidence", "store_unavailable", "no_model"]
+Row = Mapping[str, float | int | None]
+
+
+class ReasonLike(Protocol):
+    """A model reason code (``riskline.models.Reason``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def value(self) -> float | int | None: ...
+    @property
+    def contribution(self) -> float: ...
+
+
+class Scorer(Protocol):
+    """The model seam (``riskline.models.Model``): calibrated P(fraud), vectorised."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def feature_names(self) -> tuple[str, ...]: ...
+    def score(self, rows: Sequence[Row]) -> list[float]: ...
+    def explain(self, row: Row, top: int = 3) -> Sequence[ReasonLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why: a model reason code (``source="model"``) or a fired rule (``"rule"``)."""
+
+    code: str
+    text: str
+    value: FieldValue
+    source: Literal["model", "rule"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Decision bands: decline at ``score >= decline_at``, else review at ``>= review_at``."""
+
+    review_at: float
+    decline_at: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.review_at <= self.decline_at <= 1.0:
+            raise ConfigError(
+                "thresholds need 0 <= review_at <= decline_at <= 1, got "
+                f"review_at={self.review_at!r}, decline_at={self.decline_at!r}."
+            )
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, float]) -> Thresholds:
+        """From a registry ``decision_policy`` ({"review_at": .., "decline_at": ..})."""
+        missing = [k for k in ("review_at", "decline_at") if k not in policy]
+        if missing:
+            raise ConfigError(
+                f"decision policy {dict(policy)!r} lacks {', '.join(missing)}; "
+                "register the model with review_at and decline_at."
+            )
+        return cls(float(policy["review_at"]), float(policy["decline_at"]))
+
+    def band(self, score: float) -> Verdict:
+        if score >= self.decline_at:
+            return "decline"
+        return "review" if score >= self.review_at else "approve"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How to decide: bands, the end-to-end latency ``budget``, an optional low-confidence
+    band ``[low, high)`` of scores decided by the rules instead, and how many reasons."""
+
+    thresholds: Thresholds
+    budget: timedelta = timedelta(milliseconds=50)
+    low_confidence: tuple[float, float] | None = None
+    top_reasons: int = 3
+
+    def __post_init__(self) -> None:
+        if self.budget <= timedelta(0):
+            raise ConfigError(f"latency budget must be positive, got {self.budget!r}.")
+        band = self.low_confidence
+        if band is not None and not 0.0 <= band[0] < band[1] <= 1.0:
+            raise ConfigError(f"low_confidence band needs 0 <= low < high <= 1, got {band!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The model's answer for one row."""
+
+    score: float
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision as answered and logged. ``score`` is the model's calibrated probability,
+    or the rule score when the model gave none; ``latency_ms`` is server time to decide."""
+
+    decision_id: str
+    transaction_id: str
+    decided_at: datetime
+    action: Verdict
+    score: float
+    rule_score: float
+    reasons: tuple[Reason, ...]
+    model_version: str | None
+    rules_version: str
+    fallback: Fallback | None
+    thresholds: Thresholds
+    features: Mapping[str, FieldValue]
+    latency_ms: float
+    rules_fired: tuple[str, ...] = field(default=())
+
+    def to_body(self) -> dict[str, object]:
+        """The JSON-able body for the decision log (without ids and time)."""
+        return {
+            "action": self.action,
+            "score": self.score,
+            "rule_score": self.rule_score,
+            "reasons": [
+                {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
+                for r in self.reasons
+            ],
+            "model_version": self.model_version,
+            "rules_version": self.rules_version,
+            "fallback": self.fallback,
+            "thresholds": {
+                "review_at": self.thresholds.review_at,
+                "decline_at": self.thresholds.decline_at,
+            },
+            "features": dict(self.features),
+            "latency_ms": self.latency_ms,
+            "rules_fired": list(self.rules_fired),
+        }
+
+    def to_record(self, kind: str, request: Mapping[str, object]) -> DecisionRecord:
+        """The log record: the body plus the (tokenised) ``request`` it answered."""
+        body = self.to_body()
+        body["request"] = dict(request)
+        return DecisionRecord(self.decision_id, self.transaction_id, kind, self.decided_at, body)
+
+
+def decide(
+    event: PaymentAttempt,
+    features: Mapping[str, FieldValue],
+    model: Scored | Fallback,
+    model_version: str | None,
+    rules: RuleSet,
+    policy: Policy,
+    *,
+    decision_id: str,
+    decided_at: datetime,
+    latency_ms: float,
+) -> Decision:
+    """Turn the model's answer (or why there is none) and the rules into a Decision.
+
+    The model decides by ``policy.thresholds`` unless ``model`` is a fallback reason or its
+    score falls in the low-confidence band; then the rules decide and ``fallback`` says why.
+    """
+    outcome = evaluate(rules, event, features)
+    fallback: Fallback | None
+    if isinstance(model, Scored):
+        band = policy.low_confidence
+        fallback = "low_confidence" if band and band[0] <= model.score < band[1] else None
+        score, reasons = model.score, model.reasons
+    else:
+        fallback, score, reasons = model, outcome.score, ()
+    if fallback is None:
+        action = policy.thresholds.band(score)
+    else:
+        action = outcome.action
+        reasons = tuple(Reason(h.code, h.text, _first(h.values), "rule") for h in outcome.fired)
+    return Decision(
+        decision_id=decision_id,
+        transaction_id=event.transaction_id,
+        decided_at=decided_at,
+        action=action,
+        score=score,
+        rule_score=outcome.score,
+        reasons=reasons,
+        model_version=model_version,
+        rules_version=rules.version,
+        fallback=fallback,
+        thresholds=policy.thresholds,
+        features=features,
+        latency_ms=latency_ms,
+        rules_fired=tuple(h.code for h in outcome.fired),
+    )
+
+
+def _first(values: Mapping[str, FieldValue]) -> FieldValue:
+    return next(iter(values.values()), None)
+
+
+def score_rows(scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int) -> list[Scored]:
+    """Score rows in one vectorised call; explain those at or above ``explain_at``.
+
+    Raises ``ValueError`` if the model returns the wrong count or a score outside [0, 1].
+    """
+    scores = scorer.score(rows)
+    if len(scores) != len(rows):
+        raise ValueError(f"model returned {len(scores)} scores for {len(rows)} rows.")
+    out = []
+    for row, s in zip(rows, scores, strict=True):
+        if not (isinstance(s, int | float) and math.isfinite(s) and 0.0 <= s <= 1.0):
+            raise ValueError(f"model returned score {s!r}; expected a probability in [0, 1].")
+        reasons: tuple[Reason, ...] = ()
+        if s >= explain_at:
+            reasons = tuple(
+                Reason(r.code, r.text, r.value, "model") for r in scorer.explain(row, top)
+            )
+        out.append(Scored(float(s), reasons))
+    return out
+
+
+class ModelRunner:
+    """Runs a scorer in worker threads with a deadline; at most ``max_in_flight`` calls wait
+    or run at once (more are answered at once with ``"timeout"``), so a hung model cannot
+    queue unbounded work."""
+
+    def __init__(self, scorer: Scorer | None, *, workers: int = 2, max_in_flight: int = 8) -> None:
+        self.scorer = scorer
+        self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="riskline-model")
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+
+    def _submit(
+        self, rows: Sequence[Row], explain_at: float, top: int
+    ) -> cf.Future[list[Scored]] | Fallback:
+        if self.scorer is None:
+            return "no_model"
+        if not self._slots.acquire(blocking=False):
+            return "timeout"
+        try:
+            future = self._pool.submit(score_rows, self.scorer, rows, explain_at, top)
+        except RuntimeError:  # closed: the model was replaced while this request ran
+            self._slots.release()
+            return "model_error"
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+    def run(
+        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
+    ) -> list[Scored] | Fallback:
+        """The model's answers, or why there are none (``no_model``/``timeout``/``model_error``)."""
+        future = self._submit(rows, explain_at, top)
+        if isinstance(future, str):
+            return future
+        try:
+            return future.result(max(timeout.total_seconds(), 0.0))
+        except cf.TimeoutError:
+            return "timeout"
+        except Exception:
+            return "model_error"
+
+    async def run_async(
+        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
+    ) -> list[Scored] | Fallback:
+        """As ``run``, awaiting the worker without blocking the event loop."""
+        future = self._submit(rows, explain_at, top)
+        if isinstance(future, str):
+            return future
+        try:
+            return await asyncio.wait_for(
+                asyncio.wrap_future(future), max(timeout.total_seconds(), 0.0)
+            )
+        except TimeoutError:
+            return "timeout"
+        except Exception:
+            return "model_error"
+
+    def close(self) -> None:
+        """Stop accepting work; does not wait for a hung model."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

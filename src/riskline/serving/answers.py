@@ -1,0 +1,71 @@
+"""The JSON shapes the service answers with and logs: requests, answers, label answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from collections.abc import Mapping
+from datetime import datetime
+
+from riskline.decisions import StoredDecision
+from riskline.errors import InvalidRequestError
+from riskline.events import PaymentAttempt
+
+Answer = dict[str, object]
+_ids = random.Random(os.urandom(32))  # decision ids: unique, not secrets (reads need a key)
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 hex characters (like ``uuid4().hex``, without a syscall)."""
+    return f"{_ids.getrandbits(128):032x}"
+
+
+def request_json(event: PaymentAttempt) -> dict[str, object]:
+    """The logged request: the attempt's set fields, times as RFC 3339 (tokens only)."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if value is not None:
+            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def event_from_json(data: object) -> PaymentAttempt:
+    if not isinstance(data, Mapping):
+        raise InvalidRequestError("the logged decision has no request to label.")
+    fields = dict(data)
+    for name in ("ts", "label_available_at"):
+        if isinstance(fields.get(name), str):
+            fields[name] = datetime.fromisoformat(fields[name])
+    return PaymentAttempt(**fields)
+
+
+def answer_from_body(decision_id: str, txid: str, body: Mapping[str, object]) -> Answer:
+    return {
+        "decision_id": decision_id,
+        "transaction_id": txid,
+        "decision": body["action"],
+        "score": body["score"],
+        "reasons": body["reasons"],
+        "model_version": body["model_version"],
+        "rules_version": body["rules_version"],
+        "fallback": body["fallback"],
+        "latency_ms": body["latency_ms"],
+        "duplicate": False,
+    }
+
+
+def answer_from_record(record: StoredDecision, *, duplicate: bool) -> Answer:
+    answer = answer_from_body(record.decision_id, record.transaction_id, record.body)
+    answer["duplicate"] = duplicate
+    return answer
+
+
+def label_answer(record: StoredDecision, *, duplicate: bool) -> Answer:
+    return {
+        "transaction_id": record.transaction_id,
+        "is_fraud": record.body["is_fraud"],
+        "counted_from": record.body["counted_from"],
+        "duplicate": duplicate,
+    }

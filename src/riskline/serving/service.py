@@ -1,0 +1,319 @@
+"""The scoring pipeline: idempotency -> online features -> model within budget -> rules ->
+durable decision log -> answer; shadow scoring off the response path; label feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from riskline.decisions import (
+    Decision,
+    DecisionLog,
+    DecisionRecord,
+    Fallback,
+    Policy,
+    Scored,
+    decide,
+)
+from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
+from riskline.events import PaymentAttempt
+from riskline.features import EmbeddedStore, OnlineEngine
+from riskline.fraud import fraud_rules
+from riskline.rules import RuleSet
+from riskline.serving.answers import (
+    Answer,
+    answer_from_body,
+    answer_from_record,
+    event_from_json,
+    label_answer,
+    new_id,
+    request_json,
+)
+from riskline.serving.champion import Champion, Models
+from riskline.serving.metrics import Metrics
+from riskline.serving.schemas import LabelRequest, ScoreRequest
+from riskline.serving.settings import ServeSettings
+from riskline.serving.shadow import shadow_records
+
+_log = logging.getLogger("riskline.serving")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """One scoring service; all methods run on the event loop (the model and the log commit
+    run in their own threads and are awaited)."""
+
+    def __init__(
+        self,
+        settings: ServeSettings,
+        engine: OnlineEngine,
+        log: DecisionLog,
+        models: Models,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.log = log
+        self.models = models
+        self.metrics = metrics
+        self.rules = fraud_rules(settings.compromised_terminals)
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Future[Answer]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="riskline-store")
+        self._inline_store = isinstance(engine.store, EmbeddedStore)
+
+    def _policy(self, champion: Champion) -> Policy:
+        return Policy(champion.thresholds, self.settings.budget, self.settings.low_confidence)
+
+    async def score(self, request: ScoreRequest) -> Answer:
+        """Decide one attempt, or answer with the decision already logged for its id."""
+        started = time.perf_counter()
+        event = request.to_event(self.settings.token_key)
+        txid = event.transaction_id
+        running = self._inflight.get(txid)
+        if running is not None:  # a concurrent duplicate: wait for the first one's answer
+            return {**(await asyncio.shield(running)), "duplicate": True}
+        # No log lookup first: a retry of a committed id is recognised by the online store
+        # (seen id: features returned, nothing counted) and by the log, which refuses the
+        # second record and hands back the first; unique ids, the common case, pay nothing.
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._inflight[txid] = future
+        try:
+            answer = (await self._decide([event], started))[0]
+            future.set_result(answer)
+            return answer
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here; waiters still see it
+            raise
+        finally:
+            del self._inflight[txid]
+
+    async def score_batch(self, requests: list[ScoreRequest]) -> list[Answer]:
+        """Decide up to ``batch_max`` attempts with one model call; duplicates are answered
+        with their logged decision (features are never counted twice)."""
+        started = time.perf_counter()
+        limit = self.settings.batch_max
+        if len(requests) > limit:
+            raise InvalidRequestError(
+                f"attempts: at most {limit} per batch, got {len(requests)}; split the batch."
+            )
+        events = [r.to_event(self.settings.token_key) for r in requests]
+        seen: dict[str, int] = {}
+        for i, e in enumerate(events):
+            if e.transaction_id in seen:
+                raise InvalidRequestError(
+                    f"attempts[{i}].transaction_id: {e.transaction_id!r} repeats "
+                    f"attempts[{seen[e.transaction_id]}]; ids must be unique in a batch."
+                )
+            seen[e.transaction_id] = i
+        return await self._decide(events, started)
+
+    async def _decide(self, events: list[PaymentAttempt], started: float) -> list[Answer]:
+        champion = self.models.champion
+        policy = self._policy(champion)
+        budget = self.settings.budget * max(1, len(events) // 100)
+        observed = await self._observe(events, started, budget)
+        store_failed = observed is None
+        rows: list[Mapping[str, float | int | None]] = observed or [{} for _ in events]
+        model: list[Scored] | Fallback
+        if store_failed:
+            model = "store_unavailable"
+        else:
+            left = budget - self.settings.commit_reserve - _since(started)
+            model = await champion.runner.run_async(
+                rows, champion.thresholds.review_at, policy.top_reasons, left
+            )
+        at = self._clock()
+        decisions = [
+            _decide_one(e, x, model, i, champion, policy, self.rules, at, started)
+            for i, (e, x) in enumerate(zip(events, rows, strict=True))
+        ]
+        futures = [
+            asyncio.wrap_future(self.log.submit(d.to_record(self.settings.kind, request_json(e))))
+            for d, e in zip(decisions, events, strict=True)
+        ]
+        results = await _settle(futures)
+        answers: list[Answer] = []
+        for decision, result in zip(decisions, results, strict=True):
+            if isinstance(result, DuplicateDecisionError):
+                self.metrics.duplicates.inc()
+                answers.append(answer_from_record(result.existing, duplicate=True))  # type: ignore[arg-type]
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                answers.append(self._answered(decision, started))
+        if champion.shadow is not None and not store_failed:
+            self._spawn(self._shadow(champion, decisions, rows))
+        return answers
+
+    async def _observe(
+        self, events: list[PaymentAttempt], started: float, budget: timedelta
+    ) -> list[Mapping[str, float | int | None]] | None:
+        """Features of ``events`` from the online store; None when it fails or is too slow.
+
+        The embedded (in-process) store is called inline: it cannot hang and a thread hop
+        would cost more than it does. Any other store (Redis) runs in the store's own thread
+        under the budget, so a stalled server never blocks the event loop.
+        """
+        if self._inline_store:
+            try:
+                return _observe_all(self.engine, events)
+            except Exception as exc:
+                _log.warning("online store failed (%r); deciding by fallback rules", exc)
+                self.metrics.errors.labels("store").inc()
+                return None
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._store_thread, _observe_all, self.engine, events)
+        left = budget - self.settings.commit_reserve - _since(started)
+        try:
+            return await asyncio.wait_for(work, max(left.total_seconds(), 0.0))
+        except Exception as exc:  # any store failure or timeout: rules decide, flagged
+            _log.warning("online store failed (%r); deciding by fallback rules", exc)
+            self.metrics.errors.labels("store").inc()
+            return None
+
+    def _answered(self, decision: Decision, started: float) -> Answer:
+        took = _since(started)
+        self.metrics.latency.observe(took.total_seconds())
+        self.metrics.decisions.labels(decision.action).inc()
+        if decision.fallback is not None:
+            self.metrics.fallbacks.labels(decision.fallback).inc()
+        answer = answer_from_body(decision.decision_id, decision.transaction_id, decision.to_body())
+        answer["latency_ms"] = round(took / timedelta(milliseconds=1), 3)
+        return answer
+
+    def _spawn(self, work: object) -> None:
+        task = asyncio.ensure_future(work)  # type: ignore[call-overload]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _shadow(
+        self,
+        champion: Champion,
+        decisions: list[Decision],
+        rows: list[Mapping[str, float | int | None]],
+    ) -> None:
+        """Score the shadow model and log it beside the champion; never disturbs the answer."""
+        shadow = champion.shadow
+        if shadow is None:
+            return
+        try:
+            records = await shadow_records(
+                shadow, self.settings.kind, decisions, rows, self._clock()
+            )
+            await _settle([asyncio.wrap_future(self.log.submit(r)) for r in records])
+        except Exception:
+            _log.exception("shadow scoring failed")
+            self.metrics.errors.labels("shadow").inc()
+
+    async def label(self, request: LabelRequest) -> Answer:
+        """Log a label once per transaction; a fraud label feeds the label features."""
+        kind = self.settings.kind
+        txid = request.transaction_id
+        decided = self.log.find(kind, txid)
+        if decided is None:
+            raise UnknownDecisionError(f"transaction_id {txid!r} has no logged decision to label.")
+        labelled = self.log.find(f"{kind}_label", txid)
+        if labelled is not None:
+            return label_answer(labelled, duplicate=True)
+        at = request.label_available_at or self._clock()
+        event = dataclasses.replace(
+            event_from_json(decided.body["request"]),
+            is_fraud=request.is_fraud,
+            label_available_at=at,
+        )
+        counted_from = self.engine.label_at(event)
+        body = {
+            "is_fraud": request.is_fraud,
+            "label_available_at": at.isoformat(),
+            "counted_from": counted_from.isoformat() if counted_from else None,
+            "decision_id": decided.decision_id,
+        }
+        record = DecisionRecord(new_id(), txid, f"{kind}_label", self._clock(), body)
+        try:
+            await asyncio.wrap_future(self.log.submit(record))
+        except DuplicateDecisionError as exc:
+            return label_answer(exc.existing, duplicate=True)  # type: ignore[arg-type]
+        if counted_from is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                self._store_thread, self.engine.observe_label, event, counted_from
+            )
+        return {
+            "transaction_id": txid,
+            "is_fraud": request.is_fraud,
+            "counted_from": body["counted_from"],
+            "duplicate": False,
+        }
+
+    async def drain(self) -> None:
+        """Wait for background shadow work."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Finish background work and the store thread (at shutdown, before the store closes)."""
+        await self.drain()
+        self._store_thread.shutdown(wait=True)
+
+    def ping_store(self) -> bool:
+        """Whether the online store answers (asked from its own thread, 1 s at most)."""
+        try:
+            return bool(self._store_thread.submit(self.engine.store.ping).result(1.0))
+        except Exception:
+            return False
+
+
+def _observe_all(
+    engine: OnlineEngine, events: list[PaymentAttempt]
+) -> list[Mapping[str, float | int | None]]:
+    return [engine.observe(e).values for e in events]
+
+
+def _decide_one(
+    event: PaymentAttempt,
+    x: Mapping[str, float | int | None],
+    model: list[Scored] | Fallback,
+    i: int,
+    champion: Champion,
+    policy: Policy,
+    rules: RuleSet,
+    at: datetime,
+    started: float,
+) -> Decision:
+    return decide(
+        event,
+        x,
+        model[i] if isinstance(model, list) else model,
+        champion.version,
+        rules,
+        policy,
+        decision_id=new_id(),
+        decided_at=at,
+        latency_ms=round(_since(started) / timedelta(milliseconds=1), 3),
+    )
+
+
+async def _settle(futures: list[asyncio.Future[int]]) -> list[int | BaseException]:
+    """Each commit's seq or its error (one await, no gather, for the common single case)."""
+    if len(futures) == 1:
+        try:
+            return [await futures[0]]
+        except Exception as exc:
+            return [exc]
+    return await asyncio.gather(*futures, return_exceptions=True)
+
+
+def _since(started: float) -> timedelta:
+    return timedelta(seconds=time.perf_counter() - started)

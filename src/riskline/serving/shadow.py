@@ -1,0 +1,36 @@
+"""Shadow scoring: the staged shadow model scores the champion's rows, logged beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from riskline.decisions import Decision, DecisionRecord
+from riskline.serving.answers import new_id
+from riskline.serving.champion import Champion
+
+SHADOW_TIMEOUT = timedelta(seconds=1)
+
+
+async def shadow_records(
+    shadow: Champion,
+    kind: str,
+    decisions: list[Decision],
+    rows: list[Mapping[str, float | int | None]],
+    at: datetime,
+) -> list[DecisionRecord]:
+    """One ``<kind>_shadow`` record per champion decision (same transaction id): the shadow's
+    version, score and action under its own bands, or why it has no score."""
+    scored = await shadow.runner.run_async(rows, 2.0, 0, SHADOW_TIMEOUT)  # 2.0: never explain
+    records = []
+    for i, d in enumerate(decisions):
+        score = scored[i].score if isinstance(scored, list) else None
+        body: dict[str, object] = {
+            "champion_decision_id": d.decision_id,
+            "model_version": shadow.version,
+            "score": score,
+            "action": None if score is None else shadow.thresholds.band(score),
+            "fallback": None if isinstance(scored, list) else scored,
+        }
+        records.append(DecisionRecord(new_id(), d.transaction_id, f"{kind}_shadow", at, body))
+    return records

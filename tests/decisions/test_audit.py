@@ -1,0 +1,145 @@
+"""Audit: verify the chain, replay decisions with their logged model, backtest a version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from riskline.decisions import (
+    DecisionLog,
+    Policy,
+    Thresholds,
+    backtest,
+    decide,
+    open_decision_log,
+    replay,
+    score_rows,
+    verify,
+)
+from riskline.errors import InvalidRequestError, UnknownDecisionError
+from riskline.events import PaymentAttempt
+from riskline.fraud import FRAUD_RULES
+from riskline.registry import Registry
+from tests.registry.samples import lineage
+from tests.serving.fakes import VELOCITY, LinearModel
+
+AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
+V1 = LinearModel("fraud-v1", VELOCITY)
+V2 = LinearModel("fraud-v2", {**VELOCITY, "count_5m_by_card": 2.0})
+
+
+def register(registry: Registry, model: LinearModel, trained_by: str = "alice") -> str:
+    return registry.register(
+        "fraud",
+        model.to_bytes(),
+        lineage(),
+        {"trees": 1},
+        {"test_pr_auc": 0.5, "test_ece": 0.01},
+        {"review_at": 0.1, "decline_at": 0.6},
+        trained_by,
+    ).version
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts") as r:
+        yield r
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[DecisionLog]:
+    with open_decision_log(f"sqlite:///{tmp_path / 'decisions.db'}") as opened:
+        yield opened
+
+
+def log_decisions(log: DecisionLog, model: LinearModel, version: str, n: int) -> list[str]:
+    """Decide ``n`` attempts with ``model`` (count_5m_by_card = i % 8) and log them."""
+    ids = []
+    policy = Policy(Thresholds(0.1, 0.6))
+    for i in range(n):
+        event = PaymentAttempt(f"t{i}", AT + timedelta(seconds=i), 1_000 + i, card_token="k")
+        x: dict[str, float | int | None] = {
+            "count_5m_by_card": i % 8,
+            "value_amount_minor": 1_000 + i,
+            "count_1h_by_customer": None,
+        }
+        scored = score_rows(model, [x], 0.1, 3)[0]
+        d = decide(
+            event,
+            x,
+            scored,
+            version,
+            FRAUD_RULES,
+            policy,
+            decision_id=f"d{i}",
+            decided_at=AT + timedelta(seconds=i),
+            latency_ms=0.5,
+        )
+        log.append(d.to_record("fraud", {"amount_minor": event.amount_minor}))
+        ids.append(d.decision_id)
+    return ids
+
+
+def test_replay_matches_after_the_champion_changed(registry: Registry, log: DecisionLog) -> None:
+    v1 = register(registry, V1)
+    registry.promote(v1, "bob", "first")
+    ids = log_decisions(log, V1, v1, 5)
+    v2 = register(registry, V2)
+    registry.promote(v2, "bob", "better")
+    assert registry.champion("fraud") is not None
+    for decision_id in ids:
+        result = replay(log, registry, LinearModel.from_bytes, decision_id)
+        assert result.model_version == v1
+        assert result.matches
+        assert result.replayed_score == result.logged_score
+
+
+def test_replay_errors_name_the_problem(registry: Registry, log: DecisionLog) -> None:
+    with pytest.raises(UnknownDecisionError, match="decision 'nope' is not in the decision log"):
+        replay(log, registry, LinearModel.from_bytes, "nope")
+    event = PaymentAttempt("t1", AT, 10, card_token="k")
+    d = decide(
+        event,
+        {},
+        "no_model",
+        None,
+        FRAUD_RULES,
+        Policy(Thresholds(0.1, 0.6)),
+        decision_id="d1",
+        decided_at=AT,
+        latency_ms=0.1,
+    )
+    log.append(d.to_record("fraud", {}))
+    with pytest.raises(InvalidRequestError, match="without a model \\(fallback 'no_model'\\)"):
+        replay(log, registry, LinearModel.from_bytes, "d1")
+
+
+def test_backtest_counts_moves_costs_and_flips(registry: Registry, log: DecisionLog) -> None:
+    v1 = register(registry, V1)
+    v2 = register(registry, V2)
+    log_decisions(log, V1, v1, 40)
+    result = backtest(log, registry, LinearModel.from_bytes, v2, AT + timedelta(seconds=8))
+    assert result.decisions == 32
+    # oracle: recompute both sides independently
+    t = Thresholds(0.1, 0.6)
+    expected: dict[tuple[str, str], int] = {}
+    for i in range(8, 40):
+        x = {"count_5m_by_card": i % 8, "value_amount_minor": 1_000 + i}
+        old, new = t.band(V1.score([x])[0]), t.band(V2.score([x])[0])
+        if old != new:
+            expected[(old, new)] = expected.get((old, new), 0) + 1
+    assert expected  # the weights differ enough to move some decisions
+    assert result.moved == expected
+    assert len(result.flips) == sum(expected.values())
+    assert all(f.logged_action != f.new_action for f in result.flips)
+    assert sum(b for _, b in result.by_action.values()) == 32
+    assert result.cost_delta_minor == result.new_cost_minor - result.logged_cost_minor
+
+
+def test_verify_reports_an_intact_chain(log: DecisionLog, registry: Registry) -> None:
+    log_decisions(log, V1, "fraud-v1", 3)
+    report = verify(log)
+    assert (report.ok, report.checked, report.head_seq) == (True, 3, 3)

@@ -1,0 +1,222 @@
+"""The HTTP contract: scoring, batch, labels, decisions, health, metrics and clear 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI
+
+import riskline.serving as serving_api
+from riskline.decisions import open_decision_log
+from riskline.events import PAYMENT_COLUMNS, tokenize_pan
+from riskline.serving import create_app
+from riskline.serving.schemas import LABEL_COLUMNS, ScoreRequest
+from tests.serving.conftest import ADMIN, ANALYST, MODEL, SCORER, attempt, serve, settings_for
+from tests.serving.fakes import LinearModel
+
+
+def test_serving_public_api() -> None:
+    assert serving_api.__all__ == [
+        "GRANTS",
+        "ROLES",
+        "STATUS",
+        "ApiKey",
+        "KeyRing",
+        "Role",
+        "ServeSettings",
+        "create_app",
+        "hash_key",
+        "serve",
+    ]
+
+
+def test_request_model_is_the_payment_schema() -> None:
+    columns = {c.name for c in PAYMENT_COLUMNS} - set(LABEL_COLUMNS)
+    assert set(ScoreRequest.model_fields) == columns | {"card_number"}
+
+
+def test_score_answers_and_logs_the_decision(app: FastAPI) -> None:
+    async def main() -> None:
+        async with serve(app) as client:
+            r = await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            assert r.status_code == 200
+            body = r.json()
+            expected = MODEL.score(
+                [{"value_amount_minor": 2_500, "count_5m_by_card": 0, "count_1h_by_customer": 0}]
+            )[0]
+            assert body["score"] == expected
+            assert (body["decision"], body["fallback"], body["duplicate"]) == (
+                "approve",
+                None,
+                False,
+            )
+            assert body["model_version"] == "fraud-v1"
+            assert body["rules_version"].startswith("fraud_rules-")
+            logged = await client.get(f"/v1/decisions/{body['decision_id']}", headers=ANALYST)
+            assert logged.status_code == 200
+            record = logged.json()
+            assert (record["seq"], record["transaction_id"]) == (1, "t1")
+            assert record["body"]["score"] == expected
+            assert record["body"]["request"]["amount_minor"] == 2_500
+            assert record["body"]["features"]["value_amount_minor"] == 2_500
+
+    asyncio.run(main())
+
+
+def test_batch_scores_many_and_rejects_oversized_and_repeated(home: Path) -> None:
+    app = create_app(settings_for(home, batch_max=3), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            ok = await client.post(
+                "/v1/fraud/score:batch",
+                json={"attempts": [attempt(f"b{i}", amount_minor=i * 40_000) for i in range(3)]},
+                headers=SCORER,
+            )
+            assert ok.status_code == 200
+            decisions = ok.json()["decisions"]
+            assert [d["transaction_id"] for d in decisions] == ["b0", "b1", "b2"]
+            assert decisions[2]["score"] > decisions[0]["score"]
+            big = await client.post(
+                "/v1/fraud/score:batch",
+                json={"attempts": [attempt(f"c{i}") for i in range(4)]},
+                headers=SCORER,
+            )
+            assert big.status_code == 422
+            assert big.json()["message"] == "attempts: at most 3 per batch, got 4; split the batch."
+            same = await client.post(
+                "/v1/fraud/score:batch",
+                json={"attempts": [attempt("d"), attempt("d")]},
+                headers=SCORER,
+            )
+            assert same.status_code == 422
+            assert same.json()["fields"] == ["attempts[1].transaction_id"]
+
+    asyncio.run(main())
+
+
+def test_bad_input_gets_422_naming_the_field(app: FastAPI) -> None:
+    cases = [
+        (attempt(amount_minor="12"), "body.amount_minor"),
+        (attempt(amount_minor=-1), "body.amount_minor"),
+        (attempt(ts="2026-03-01T12:00:00"), "body.ts"),
+        (attempt(currency="euro"), "body.currency"),
+        (attempt(channel="phone"), "body.channel"),
+        (attempt(surprise=1), "body.surprise"),
+        (attempt(card_token="4111 1111 1111 1111"), "body.card_token"),
+        ({k: v for k, v in attempt().items() if k != "transaction_id"}, "body.transaction_id"),
+    ]
+
+    async def main() -> None:
+        async with serve(app) as client:
+            for body, field in cases:
+                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+                assert r.status_code == 422, body
+                assert field in r.json()["fields"], r.json()
+                assert field in r.json()["message"]
+            r = await client.post("/v1/fraud/score", content=b"{not json", headers=SCORER)
+            assert r.status_code == 422
+            no_entity = {
+                k: v for k, v in attempt().items() if k not in ("customer_id", "card_token")
+            }
+            r = await client.post("/v1/fraud/score", json=no_entity, headers=SCORER)
+            assert r.status_code == 422
+            assert "needs customer_id, card_token or card_number" in r.json()["message"]
+
+    asyncio.run(main())
+
+
+def test_card_numbers_are_tokenised_and_never_logged(home: Path, app: FastAPI) -> None:
+    pan = "4111111111111111"
+    body = attempt("pan1", card_token=None, card_number=pan)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+            assert r.status_code == 200
+
+    asyncio.run(main())
+    with open_decision_log(f"sqlite:///{home / 'decisions.db'}") as log:
+        record = log.find("fraud", "pan1")
+        assert record is not None
+        assert record.body["request"]["card_token"] == tokenize_pan(pan, b"test-key")  # type: ignore[index]
+        assert pan.encode() not in orjson.dumps(record.body)
+    assert pan.encode() not in (home / "decisions.db").read_bytes()
+
+
+def test_labels_feed_once_and_unknown_is_404(app: FastAPI) -> None:
+    async def main() -> None:
+        async with serve(app) as client:
+            await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            label = {
+                "transaction_id": "t1",
+                "is_fraud": True,
+                "label_available_at": "2026-03-20T00:00:00Z",
+            }
+            first = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+            assert first.status_code == 200
+            assert first.json() == {
+                "transaction_id": "t1",
+                "is_fraud": True,
+                "counted_from": "2026-03-20T00:00:00+00:00",
+                "duplicate": False,
+            }
+            again = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+            assert again.json()["duplicate"] is True
+            missing = await client.post(
+                "/v1/fraud/labels",
+                json={"transaction_id": "nope", "is_fraud": True},
+                headers=SCORER,
+            )
+            assert missing.status_code == 404
+            assert "'nope' has no logged decision" in missing.json()["message"]
+            unknown = await client.get("/v1/decisions/nope", headers=ANALYST)
+            assert unknown.status_code == 404
+
+    asyncio.run(main())
+
+
+def test_health_ready_metrics_openapi(app: FastAPI) -> None:
+    async def main() -> None:
+        async with serve(app) as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            ready = await client.get("/readyz")
+            assert ready.json() == {
+                "ready": True,
+                "checks": {"model": True, "store": True, "decision_log": True},
+            }
+            await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            await client.post("/v1/fraud/score", json=attempt(amount_minor="x"), headers=SCORER)
+            text = (await client.get("/metrics", headers=ADMIN)).text
+            assert 'riskline_decisions_total{action="approve"} 1.0' in text
+            assert 'riskline_errors_total{kind="invalid_request"} 1.0' in text
+            assert "riskline_decision_seconds_bucket" in text
+            assert 'riskline_fallbacks_total{reason="timeout"} 0.0' in text
+            spec = (await client.get("/openapi.json")).json()
+            assert {
+                "/v1/fraud/score",
+                "/v1/fraud/score:batch",
+                "/v1/fraud/labels",
+                "/v1/decisions/{decision_id}",
+                "/healthz",
+                "/readyz",
+                "/metrics",
+            } <= set(spec["paths"])
+
+    asyncio.run(main())
+
+
+def test_not_ready_without_a_champion(tmp_path: Path) -> None:
+    app = create_app(settings_for(tmp_path), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["model"] is False
+            r = await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            assert (r.json()["fallback"], r.json()["model_version"]) == ("no_model", None)
+
+    asyncio.run(main())

@@ -1,0 +1,134 @@
+"""A slow, failing, missing or unsure model, or a failing store: flagged rules decisions,
+within the latency budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from riskline.features import EmbeddedStore
+from riskline.features.store import Exchange, LabelRequest, Snapshot
+from riskline.serving import create_app
+from tests.serving.conftest import SCORER, attempt, serve, settings_for
+from tests.serving.fakes import FailingModel, LinearModel, SlowModel
+
+BUDGET = timedelta(milliseconds=60)
+
+
+def slow_loader(data: bytes) -> SlowModel:
+    return SlowModel(LinearModel.from_bytes(data), delay_s=1.0)
+
+
+def failing_loader(data: bytes) -> FailingModel:
+    inner = LinearModel.from_bytes(data)
+    return FailingModel(inner.version, inner.weights, inner.bias)
+
+
+def test_slow_model_gives_flagged_fallbacks_within_budget(home: Path) -> None:
+    app = create_app(settings_for(home, budget=BUDGET), slow_loader)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            # card testing: the 6th attempt on one card within 5 minutes hits the velocity rule
+            for i in range(6):
+                started = time.perf_counter()
+                r = await client.post(
+                    "/v1/fraud/score",
+                    json=attempt(f"s{i}", ts=f"2026-03-01T12:00:0{i}Z", amount_minor=100),
+                    headers=SCORER,
+                )
+                took = time.perf_counter() - started
+                body = r.json()
+                assert body["fallback"] == "timeout"
+                # client side (a loaded CI machine adds overhead); the model would take 1 s
+                assert took < BUDGET.total_seconds() + 0.4
+                assert body["latency_ms"] <= BUDGET / timedelta(milliseconds=1)
+            assert body["decision"] == "decline"
+            assert [x["code"] for x in body["reasons"]] == ["card_velocity_5m"]
+            assert body["model_version"] == "fraud-v1"
+            metrics = await client.get("/metrics", headers={"X-API-Key": "sk-admin"})
+            assert 'riskline_fallbacks_total{reason="timeout"} 6.0' in metrics.text
+
+    asyncio.run(main())
+
+
+def test_failing_model_gives_model_error_fallback(home: Path) -> None:
+    app = create_app(settings_for(home, budget=BUDGET), failing_loader)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            r = await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            assert r.status_code == 200
+            assert (r.json()["fallback"], r.json()["decision"]) == ("model_error", "approve")
+
+    asyncio.run(main())
+
+
+def test_low_confidence_band_is_decided_by_rules(home: Path) -> None:
+    app = create_app(settings_for(home, low_confidence=(0.0, 0.05)), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            r = await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+            body = r.json()
+            assert body["fallback"] == "low_confidence"
+            assert 0.0 < body["score"] < 0.05  # the model's score is kept
+
+    asyncio.run(main())
+
+
+class FlakyStore:
+    """An embedded store that can be switched off, like a Redis server going away."""
+
+    def __init__(self) -> None:
+        self.inner = EmbeddedStore().open()
+        self.down = False
+
+    def exchange(self, request: Exchange) -> Snapshot:
+        if self.down:
+            raise ConnectionError("store is down")
+        return self.inner.exchange(request)
+
+    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
+        self.inner.add_labels(labels)
+
+    def ping(self) -> bool:
+        if self.down:
+            raise ConnectionError("store is down")
+        return True
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_store_outage_gives_flagged_fallbacks_and_recovers(home: Path) -> None:
+    store = FlakyStore()
+    app = create_app(
+        settings_for(home, compromised_terminals=frozenset({"T9"}), budget=timedelta(seconds=1)),
+        LinearModel.from_bytes,
+        store=store,
+    )
+
+    async def main() -> None:
+        async with serve(app) as client:
+            ok = await client.post("/v1/fraud/score", json=attempt("a"), headers=SCORER)
+            assert ok.json()["fallback"] is None
+            store.down = True
+            down = await client.post("/v1/fraud/score", json=attempt("b"), headers=SCORER)
+            assert down.json()["fallback"] == "store_unavailable"
+            listed = await client.post(
+                "/v1/fraud/score", json=attempt("c", terminal_id="T9"), headers=SCORER
+            )
+            assert (listed.json()["decision"], listed.json()["fallback"]) == (
+                "decline",
+                "store_unavailable",
+            )
+            assert (await client.get("/readyz")).json()["checks"]["store"] is False
+            store.down = False
+            back = await client.post("/v1/fraud/score", json=attempt("d"), headers=SCORER)
+            assert back.json()["fallback"] is None
+            assert (await client.get("/readyz")).status_code == 200
+
+    asyncio.run(main())
