@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -22,11 +23,16 @@ def test_train_evaluate_promote_score(tmp_path: Path, monkeypatch: pytest.Monkey
     events = tmp_path / "payments.parquet"
     generate_payments(PaymentsSpec(rows=120_000, seed=5)).write_parquet(events)
 
+    if importlib.util.find_spec("mlflow") is not None:
+        monkeypatch.setenv("RISKLINE_MLFLOW_URI", str(tmp_path / "mlruns"))
     trained = runner.invoke(
         app, ["train", "fraud", "--events", str(events), "--trained-by", "alice"]
     )
     assert trained.exit_code == 0, trained.output
     assert "fraud-v1 (candidate)" in trained.stdout
+    if importlib.util.find_spec("mlflow") is not None:
+        assert "logged to MLflow" in trained.stdout
+        assert (tmp_path / "mlruns").is_dir()
 
     report = tmp_path / "report.html"
     assert runner.invoke(app, ["evaluate", "fraud-v1", "--out", str(report)]).exit_code == 0

@@ -34,6 +34,7 @@ def test_models_public_api() -> None:
         "expected_calibration_error",
         "fit_calibrator",
         "global_importance",
+        "log_run",
         "measure",
         "precision_at_k",
         "report_dict",

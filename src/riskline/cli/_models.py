@@ -26,7 +26,15 @@ from riskline.cli._registry import open_registry
 from riskline.config import Settings
 from riskline.features import FeatureSet
 from riskline.fraud import FRAUD_FEATURES, LABEL_DELAY, train_fraud
-from riskline.models import Bands, Model, SplitSpec, score_events, write_report, write_report_json
+from riskline.models import (
+    Bands,
+    Model,
+    SplitSpec,
+    log_run,
+    score_events,
+    write_report,
+    write_report_json,
+)
 
 _KINDS = ("fraud",)
 
@@ -103,6 +111,17 @@ def train(
             table.add_row(f"policy {name}", f"{value:.4f}")
         console.print(table)
         console.print(f"report: {folder / f'{version}.html'}")
+        mlflow_uri = Settings.from_env(os.environ).mlflow_uri
+        if mlflow_uri:
+            run_id = log_run(
+                mlflow_uri,
+                run_name=version,
+                params=result.params,
+                metrics=result.metrics,
+                report=folder / f"{version}.html",
+                model=result.model,
+            )
+            console.print(f"logged to MLflow at {mlflow_uri}: run {run_id}")
 
     run_work(work)
 

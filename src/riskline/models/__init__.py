@@ -24,6 +24,7 @@ from riskline.models.evaluate import (
     precision_at_k,
 )
 from riskline.models.explain import Reason, describe
+from riskline.models.tracking import log_run
 from riskline.models.train import BoosterParams, TrainedModel, TrainingConfig, train
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "expected_calibration_error",
     "fit_calibrator",
     "global_importance",
+    "log_run",
     "measure",
     "precision_at_k",
     "report_dict",

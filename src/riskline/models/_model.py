@@ -102,7 +102,7 @@ class Model:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Tree SHAP contributions (log-odds), one column per feature, bias column dropped."""
-        out = np.asarray(self.booster.predict(x, pred_contrib=True))
+        out = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         return out[:, :-1]
 
     def explain(self, row: Mapping[str, float | int | None], top: int = 3) -> list[Reason]:
