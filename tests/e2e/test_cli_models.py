@@ -76,3 +76,14 @@ def test_unknown_model_version_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     result = runner.invoke(app, ["evaluate", "fraud-v9", "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: Model version 'fraud-v9' is not in the")
+
+
+def test_bad_band_constraint_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
+    events = tmp_path / "payments.parquet"
+    generate_payments(PaymentsSpec(rows=2_000, seed=5)).write_parquet(events)
+    result = runner.invoke(
+        app, ["train", "fraud", "--events", str(events), "--max-decline-rate", "2"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: max_decline_rate must lie in [0, 1], got 2.0."

@@ -27,6 +27,7 @@ from riskline.config import Settings
 from riskline.features import FeatureSet
 from riskline.fraud import FRAUD_FEATURES, LABEL_DELAY, train_fraud
 from riskline.models import (
+    BandConstraints,
     Bands,
     Model,
     SplitSpec,
@@ -74,6 +75,12 @@ def train(
         float, typer.Option(help="Label delay in days (gap between sets).")
     ] = LABEL_DELAY / timedelta(days=1),
     trained_by: Annotated[str | None, typer.Option(help="Who trains (default: login).")] = None,
+    max_decline_rate: Annotated[
+        float | None, typer.Option(help="Cap on the share of declines, e.g. 0.002.")
+    ] = None,
+    review_capacity: Annotated[
+        float | None, typer.Option(help="Analyst capacity: reviews per day at most.")
+    ] = None,
 ) -> None:
     """Backfill, split by time, train LightGBM, calibrate, choose cost bands, evaluate and
     register a candidate; writes the HTML and JSON report."""
@@ -81,10 +88,11 @@ def train(
         fail(f"unknown model kind {kind!r}; known: {', '.join(_KINDS)}.")
     if label_delay < 0:
         fail(f"--label-delay must be >= 0 days, got {label_delay!r}.")
-    split = _split(train_start, train_end, test_start, test_end, label_delay)
     who = trained_by or getpass.getuser()
 
     def work() -> None:
+        split = _split(train_start, train_end, test_start, test_end, label_delay)
+        constraints = BandConstraints(max_decline_rate, review_capacity)
         frame = load_events(events)
         with open_registry() as registry, progress() as bar:
             task = bar.add_task("training", total=1.0)
@@ -93,6 +101,7 @@ def train(
                 registry,
                 who,
                 split,
+                constraints=constraints,
                 on_progress=lambda stage, done: bar.update(task, description=stage, completed=done),
             )
             bar.update(task, completed=1.0, description="done")
