@@ -304,6 +304,34 @@ def _block(
     }
 
 
+def _online(
+    n: int,
+    *,
+    cust: np.ndarray,
+    card: np.ndarray,
+    device: np.ndarray,
+    merch: np.ndarray,
+    ip: np.ndarray,
+    ts: np.ndarray,
+    amount: np.ndarray,
+    scenario: int,
+) -> dict[str, np.ndarray]:
+    """A block of e-commerce fraud: no terminal, always online."""
+    return _block(
+        n,
+        cust=cust,
+        card=card,
+        device=device,
+        merch=merch,
+        terminal=np.full(n, -1),
+        ip=ip,
+        ts=ts,
+        amount=amount,
+        ecom=np.ones(n, bool),
+        scenario=scenario,
+    )
+
+
 def _genuine(world: _World, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     cust = rng.choice(world.home.size, n, p=world.activity)
     ts = _times(world, n, rng)
@@ -351,17 +379,15 @@ def _card_testing(world: _World, n: int, rng: np.random.Generator) -> dict[str, 
     merch = world.risky_merchants[rng.integers(0, world.risky_merchants.size, n)]
     device = world.fresh_devices(len(sizes))[burst]
     ip = _NH + rng.integers(0, len(_FRAUD_IP), len(sizes))[burst]
-    return _block(
+    return _online(
         n,
         cust=world.card_owner[card],
         card=card,
         device=device,
         merch=merch,
-        terminal=np.full(n, -1),
         ip=ip,
         ts=ts,
         amount=rng.integers(50, 300, n),
-        ecom=np.ones(n, bool),
         scenario=0,
     )
 
@@ -377,17 +403,15 @@ def _account_takeover(world: _World, n: int, rng: np.random.Generator) -> dict[s
     device = world.fresh_devices(groups)[g]
     ip = _NH + rng.integers(0, len(_FRAUD_IP), groups)[g]
     amount = world.amount(cust, merch, rng.uniform(1.5, 3.0, n)) * rng.integers(3, 8, n)
-    return _block(
+    return _online(
         n,
         cust=cust,
         card=world.customer_card(cust, rng),
         device=device,
         merch=merch,
-        terminal=np.full(n, -1),
         ip=ip,
         ts=ts,
         amount=amount,
-        ecom=np.ones(n, bool),
         scenario=1,
     )
 
@@ -413,17 +437,15 @@ def _compromised_terminal(
     foreign = rng.random(n) < 0.6
     ip = np.where(foreign, _NH + rng.integers(0, len(_FRAUD_IP), n), world.home[cust])
     amount = world.amount(cust, merch, rng.uniform(1.0, 2.0, n)) * rng.integers(2, 6, n)
-    return _block(
+    return _online(
         n,
         cust=cust,
         card=card,
         device=world.fresh_devices(n),
         merch=merch,
-        terminal=np.full(n, -1),
         ip=ip,
         ts=ts,
         amount=amount,
-        ecom=np.ones(n, bool),
         scenario=2,
     )
 

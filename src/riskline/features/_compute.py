@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -36,8 +37,6 @@ def _selector(group: SlidingGroup, flt: Filter | None) -> Callable[[Window, int]
             effs, payloads = window
             if not effs or effs[0] >= lo_us:
                 return window
-            from bisect import bisect_left
-
             i = bisect_left(effs, lo_us)
             return effs[i:], payloads[i:]
 
@@ -140,17 +139,11 @@ def _value(
 
 def bucket_value(group: BucketGroup, index: int, counters: list[int]) -> Value:
     """Value of the group's ``index``-th feature from its summed counter slots."""
-    f = group.features[index]
     n = counters[index]
-    if f.agg != "label_rate":
+    slot = group.label_slot[index]
+    if slot is None:
         return n
-    labels = counters[group.label_slots[group_label_index(group, index)]]
-    return float(labels) / float(n) if n > 0 else None
-
-
-def group_label_index(group: BucketGroup, index: int) -> int:
-    """Position of feature ``index`` among the group's label_rate features."""
-    return [i for i, f in enumerate(group.features) if f.agg == "label_rate"].index(index)
+    return float(counters[slot]) / float(n) if n > 0 else None
 
 
 def increments(group: BucketGroup, event: Callable[[str], object]) -> tuple[int, ...]:

@@ -30,11 +30,15 @@ class BucketGroup:
     bucket_us: int
     span: int  # buckets kept and read: [B - span, B)
     features: tuple[Feature, ...]
-    label_slots: tuple[int, ...]  # slot index of each label_rate feature's label counter
+    label_slot: tuple[int | None, ...]  # per feature: its label counter's slot, if label_rate
 
     @property
     def slots(self) -> int:
         return len(self.features) + len(self.label_slots)
+
+    @property
+    def label_slots(self) -> tuple[int, ...]:
+        return tuple(s for s in self.label_slot if s is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,9 @@ def _bucket_group(features: list[Feature], size: int) -> BucketGroup:
     entity = features[0].entity
     assert entity is not None
     span = max((f.window // _US) // size for f in features if f.window is not None)
-    labels = [i for i, f in enumerate(features) if f.agg == "label_rate"]
-    slots = tuple(len(features) + n for n in range(len(labels)))
-    return BucketGroup(entity.name, entity.columns, size, span, tuple(features), slots)
+    slot: list[int | None] = []
+    extra = len(features)
+    for f in features:
+        slot.append(extra if f.agg == "label_rate" else None)
+        extra += f.agg == "label_rate"
+    return BucketGroup(entity.name, entity.columns, size, span, tuple(features), tuple(slot))

@@ -10,7 +10,7 @@ import polars as pl
 
 from riskline.events import PaymentAttempt
 from riskline.features._compute import Value
-from riskline.features.offline import Order, compute_offline, prepare
+from riskline.features.offline import Order, compute_offline
 from riskline.features.online import FeatureVector, OnlineEngine, replay
 from riskline.features.spec import FeatureSet
 
@@ -53,11 +53,10 @@ def check(
     on_progress: Callable[[int], None] | None = None,
 ) -> CheckReport:
     """Replay ``events`` through ``engine`` in processing order and compare with backfill."""
-    offline = compute_offline(fs, events, order=order)
-    ordered = prepare(fs, events, order).collect()
+    offline = compute_offline(fs, events, order=order)  # in processing order, inputs kept
     mismatches = dict.fromkeys(fs.names, 0)
     columns = {name: offline[name].to_list() for name in fs.names}
-    vectors: Iterator[FeatureVector] = replay(engine, attempts(ordered))
+    vectors: Iterator[FeatureVector] = replay(engine, attempts(offline))
     for i, vector in enumerate(vectors):
         for name in fs.names:
             if not same(vector.values[name], columns[name][i]):

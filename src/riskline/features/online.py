@@ -20,7 +20,7 @@ from riskline.features._compute import (
     increments,
     passes,
 )
-from riskline.features._plan import Plan
+from riskline.features._plan import BucketGroup, Plan
 from riskline.features.spec import FeatureSet
 from riskline.features.store import (
     BucketRequest,
@@ -92,7 +92,7 @@ class OnlineEngine:
             if key is not None:
                 buckets.append(
                     BucketRequest(
-                        f"b{_SEP}{bg.entity}{_SEP}{bg.bucket_us}{_SEP}{bg.span}{_SEP}{key}",
+                        _bucket_key(bg, key),
                         bg.bucket_us,
                         bg.span,
                         increments(bg, get),
@@ -141,21 +141,20 @@ class OnlineEngine:
             key = _key(get, bg.keys)
             if key is None:
                 continue
-            label_features = [f for f in bg.features if f.agg == "label_rate"]
-            for n, f in enumerate(label_features):
-                if f.filter is not None and not passes(f.filter, get(f.filter.column)):
+            for f, slot in zip(bg.features, bg.label_slot, strict=True):
+                if slot is None or (f.filter and not passes(f.filter, get(f.filter.column))):
                     continue
                 requests.append(
                     LabelRequest(
-                        f"b{_SEP}{bg.entity}{_SEP}{bg.bucket_us}{_SEP}{bg.span}{_SEP}{key}",
-                        bg.bucket_us,
-                        bg.span,
-                        at // bg.bucket_us,
-                        bg.label_slots[n],
+                        _bucket_key(bg, key), bg.bucket_us, bg.span, at // bg.bucket_us, slot
                     )
                 )
         if requests:
             self.store.add_labels(tuple(requests))
+
+
+def _bucket_key(group: BucketGroup, key: str) -> str:
+    return f"b{_SEP}{group.entity}{_SEP}{group.bucket_us}{_SEP}{group.span}{_SEP}{key}"
 
 
 def _key(get: object, columns: tuple[str, ...]) -> str | None:
