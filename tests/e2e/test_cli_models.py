@@ -87,3 +87,19 @@ def test_bad_band_constraint_is_one_line(tmp_path: Path, monkeypatch: pytest.Mon
     )
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: max_decline_rate must lie in [0, 1], got 2.0."
+
+
+@pytest.mark.slow
+def test_trains_on_a_file_with_only_the_required_columns_and_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RISKLINE_MLFLOW_URI", raising=False)
+    events = tmp_path / "minimal.parquet"
+    generate_payments(PaymentsSpec(rows=80_000, seed=6)).select(
+        "transaction_id", "ts", "amount_minor", "card_token", "is_fraud", "label_available_at"
+    ).write_parquet(events)
+    result = runner.invoke(app, ["train", "fraud", "--events", str(events), "--trained-by", "a"])
+    assert result.exit_code == 0, result.output
+    assert "fraud-v1 (candidate)" in result.stdout
+    assert "note: left out count_30d_by_merchant" in result.stderr

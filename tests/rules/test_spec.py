@@ -136,3 +136,14 @@ def test_from_mapping_round_trips_describe() -> None:
 def test_from_mapping_rejects_bad_data(data: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidRuleError, match=message):
         RuleSet.from_mapping(data)
+
+
+def test_restrict_keeps_the_rules_whose_fields_exist() -> None:
+    from riskline.fraud import FRAUD_RULES
+
+    kept, notes = FRAUD_RULES.restrict({"count_5m_by_card", "value_amount_minor"})
+    assert {r.code for r in kept.rules} <= {r.code for r in FRAUD_RULES.rules}
+    assert all(set(r.fields) <= {"count_5m_by_card", "value_amount_minor"} for r in kept.rules)
+    assert len(kept.rules) + len(notes) == len(FRAUD_RULES.rules)
+    assert all(n.startswith("left out rule ") for n in notes)
+    assert kept.version != FRAUD_RULES.version

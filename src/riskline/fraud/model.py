@@ -82,8 +82,13 @@ def fingerprint(events: pl.DataFrame) -> str:
 
 
 def rules_baseline(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
-    """The default fallback rules as a scorer: the rules-only baseline of every evaluation."""
-    return score_frame(FRAUD_RULES, frame)
+    """The default fallback rules as a scorer: the rules-only baseline of every evaluation.
+
+    Rules that read a column or feature the frame lacks (a user's file with only the
+    required columns) are left out, as the features that need them are.
+    """
+    rules, _ = FRAUD_RULES.restrict(frame.columns)
+    return score_frame(rules, frame)
 
 
 def train_fraud(

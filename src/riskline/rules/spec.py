@@ -160,6 +160,19 @@ class RuleSet:
         """Every field any rule reads, in first-use order."""
         return tuple(dict.fromkeys(f for r in self.rules for f in r.fields))
 
+    def restrict(self, available: Collection[str]) -> tuple[RuleSet, list[str]]:
+        """Keep the rules whose fields are all available; say which were left out and why."""
+        have = set(available)
+        kept: list[Rule] = []
+        notes: list[str] = []
+        for rule in self.rules:
+            missing = [f for f in rule.fields if f not in have]
+            if missing:
+                notes.append(f"left out rule {rule.code}: no {', '.join(missing)}")
+            else:
+                kept.append(rule)
+        return RuleSet(self.name, tuple(kept)), notes
+
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "rules": [r.describe() for r in self.rules]}
 
