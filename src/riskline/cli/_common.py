@@ -84,8 +84,21 @@ def load_events(path: Path) -> pl.DataFrame:
     return conform(frame).collect()
 
 
-def feature_set_for(events: pl.DataFrame) -> FeatureSet:
-    fs, notes = FRAUD_FEATURES.restrict(frozenset(events.columns))
+def scan_events(path: Path) -> list[str]:
+    """Check an events file's schema without reading its rows; its column names."""
+    if not path.is_file():
+        fail(f"--events {str(path)!r} is not a file.")
+    try:
+        schema = pl.read_parquet_schema(path)
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        fail(f"--events {str(path)!r} is not a readable Parquet file ({exc}).")
+    conform(pl.LazyFrame(schema=schema))
+    return list(schema)
+
+
+def feature_set_for(events: pl.DataFrame | list[str]) -> FeatureSet:
+    columns = events.columns if isinstance(events, pl.DataFrame) else events
+    fs, notes = FRAUD_FEATURES.restrict(frozenset(columns))
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     return fs

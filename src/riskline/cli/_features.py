@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -16,9 +17,11 @@ from riskline.cli._common import (
     load_events,
     progress,
     run_work,
+    scan_events,
     writable_file,
 )
-from riskline.features import EmbeddedStore, OnlineEngine, check, compute_offline, duration_label
+from riskline.errors import SchemaError
+from riskline.features import EmbeddedStore, OnlineEngine, backfill, check, duration_label
 from riskline.fraud import FRAUD_FEATURES
 
 app = typer.Typer(help="Feature engine: list, backfill, check.", no_args_is_help=True)
@@ -28,7 +31,8 @@ app = typer.Typer(help="Feature engine: list, backfill, check.", no_args_is_help
 def features_list() -> None:
     """List the fraud feature set: name, aggregation, entity, window."""
     table = Table(title=f"feature set {FRAUD_FEATURES.version}")
-    for column in ("name", "agg", "entity", "window", "kind"):
+    table.add_column("name", no_wrap=True)
+    for column in ("agg", "entity", "window", "kind"):
         table.add_column(column)
     for f in FRAUD_FEATURES.features:
         table.add_row(
@@ -50,17 +54,21 @@ def features_backfill(
     target = writable_file(out)
 
     def work() -> None:
-        frame = load_events(events)
-        fs = feature_set_for(frame)
+        fs = feature_set_for(scan_events(events))
+        tmp = target.with_name(target.name + ".tmp")
         with progress() as bar:
-            task = bar.add_task(f"backfilling {frame.height:,} events", total=1.0)
-            result = compute_offline(fs, frame)
-            bar.update(task, completed=0.9, description="writing parquet")
-            tmp = target.with_name(target.name + ".tmp")
-            result.write_parquet(tmp, compression="zstd")
+            task = bar.add_task("computing features", total=None)
+
+            def writing(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description="writing parquet")
+
+            try:
+                rows = backfill(fs, events, tmp, on_progress=writing)
+            except pl.exceptions.PolarsError as exc:
+                tmp.unlink(missing_ok=True)
+                raise SchemaError(f"--events {str(events)!r}: {exc}") from exc
             os.replace(tmp, target)
-            bar.update(task, completed=1.0, description="done")
-        console.print(f"wrote {result.height:,} rows x {len(fs.features)} features to {target}")
+        console.print(f"wrote {rows:,} rows x {len(fs.features)} features to {target}")
 
     run_work(work)
 

@@ -3,7 +3,7 @@
 from riskline.features._embedded import EmbeddedStore
 from riskline.features._redis import RedisStore
 from riskline.features.check import CheckReport, check
-from riskline.features.offline import compute_offline
+from riskline.features.offline import backfill, compute_offline
 from riskline.features.online import FeatureVector, OnlineEngine, replay
 from riskline.features.spec import (
     ACCOUNT,
@@ -39,6 +39,7 @@ __all__ = [
     "OnlineEngine",
     "RedisStore",
     "StateStore",
+    "backfill",
     "check",
     "compute_offline",
     "duration_label",

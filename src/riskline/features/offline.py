@@ -1,24 +1,27 @@
-"""Offline engine: point-in-time-correct backfill with Polars rolling windows.
+"""Offline engine: point-in-time-correct backfill of a whole events file.
 
-Implements the semantics documented in ``riskline.features.spec`` over a whole events file:
-one output row per input row, in processing order, with every input column kept.
+Implements the semantics documented in ``riskline.features.spec``: one output row per input
+row, in processing order, with every input column kept. Polars reads, orders and encodes the
+events; the windows are compiled passes (``riskline.features._kernels``), one per entity and
+window, over rows sorted by (entity, effective time).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
+import pyarrow.parquet as pq
 
-from riskline.events import conform
+from riskline.events import REQUIRED_COLUMNS, conform
+from riskline.features._passes import CONTRIB, EFF, LABEL_AT, entity_features
 from riskline.features.spec import Feature, FeatureSet
 
 Order = Literal["ts", "arrival"]
 _US = 1_000_000
-EFF = "_eff"
-CONTRIB = "_contrib"
-LABEL_AT = "_label_at"
 
 
 def _us(delta: timedelta) -> int:
@@ -76,138 +79,70 @@ def compute_offline(
         [0, 1, 0]
     """
     frame = prepare(fs, events, order).collect()
-    work = _working_set(fs, frame)
-    parts: dict[str, pl.Series] = {}
-    by_entity: dict[tuple[str, ...], list[Feature]] = {}
-    for f in fs.features:
-        if f.agg in {"value", "differs"}:
-            parts[f.name] = frame.select(_row_level(f)).to_series()
-        elif f.agg == "distinct":
-            parts[f.name] = _distinct(work, f)
-        elif f.kind == "bucketed":
-            parts[f.name] = _bucketed(work, f)
-        else:
-            assert f.entity is not None
-            by_entity.setdefault(f.entity.columns, []).append(f)
-    for group in by_entity.values():  # one pass per entity: its windows are shared (lazy CSE)
-        out = work.lazy().select([_sliding(f).alias(f.name) for f in group]).collect()
-        parts.update({name: out[name] for name in out.columns})
+    parts = feature_columns(fs, frame)
     kept = frame.select([c for c in frame.columns if not c.startswith("_")])
     return kept.with_columns([parts[name].alias(name) for name in fs.names])
 
 
-def _working_set(fs: FeatureSet, frame: pl.DataFrame) -> pl.DataFrame:
-    """Only what windows need: times, flags, numbers, filter columns, and integer key codes."""
-    coded: set[str] = set()
-    raw: set[str] = set()
+def feature_columns(fs: FeatureSet, frame: pl.DataFrame) -> dict[str, pl.Series]:
+    """Each feature of a ``prepare``d frame, in the frame's (processing) order."""
+    parts: dict[str, pl.Series] = {}
+    by_entity: dict[tuple[str, ...], list[Feature]] = {}
     for f in fs.features:
         if f.entity is None:
-            continue
-        coded.update(f.entity.columns)
-        if f.column is not None:
-            (coded if f.agg in _CODED else raw).add(f.column)
-        if f.filter is not None:
-            raw.add(f.filter.column)
-    extra = [LABEL_AT] if LABEL_AT in frame.columns else []
-    # Group by small integer codes rather than strings: same groups, much faster windows.
-    return frame.select(
-        EFF,
-        CONTRIB,
-        *extra,
-        *sorted(raw),
-        *[
-            pl.col(c).cast(pl.String).cast(pl.Categorical).to_physical().alias(_code(c))
-            for c in sorted(coded)
-        ],
-    )
-
-
-_CODED = {"new_value", "distinct"}
-
-
-def _code(column: str) -> str:
-    return f"_code_{column}"
-
-
-def _mask(f: Feature) -> pl.Expr:
-    mask = pl.col(CONTRIB)
-    if f.filter is not None:
-        col, value = pl.col(f.filter.column), pl.lit(f.filter.value)
-        cond = {
-            "==": col == value,
-            "!=": col != value,
-            "<": col < value,
-            "<=": col <= value,
-            ">": col > value,
-            ">=": col >= value,
-        }[f.filter.op]
-        mask = mask & cond.fill_null(False)
-    return mask
-
-
-def _keys(f: Feature) -> list[str]:
-    assert f.entity is not None
-    return [_code(c) for c in f.entity.columns]
-
-
-def _key_present(f: Feature) -> pl.Expr:
-    return pl.all_horizontal([pl.col(c).is_not_null() for c in _keys(f)])
-
-
-def _roll_sum(x: pl.Expr, f: Feature, keys: list[str] | None = None) -> pl.Expr:
-    assert f.window is not None
-    window = f"{_us(f.window)}i"
-    return x.rolling_sum_by(EFF, window, closed="left").over(keys or _keys(f))
-
-
-def _sliding(f: Feature) -> pl.Expr:
-    assert f.window is not None
-    m = _mask(f)
-    n = _roll_sum(m.cast(pl.Int64), f)
-    out: pl.Expr
-    if f.agg == "count":
-        out = n
-    elif f.agg == "time_since_last":
-        last = (
-            pl.when(m)
-            .then(pl.col(EFF))
-            .rolling_max_by(EFF, f"{_us(f.window)}i", closed="left")
-            .over(_keys(f))
-        )
-        out = (pl.col(EFF) - last) / _US
-    elif f.agg == "new_value":
-        assert f.column is not None
-        seen = _roll_sum(m.cast(pl.Int64), f, [*_keys(f), _code(f.column)])
-        out = pl.when(pl.col(_code(f.column)).is_not_null()).then((seen == 0).cast(pl.Int64))
-    else:
-        assert f.column is not None
-        x = pl.col(f.column)
-        if f.agg in {"min", "max"}:
-            masked = pl.when(m).then(x)
-            roll = masked.rolling_min_by if f.agg == "min" else masked.rolling_max_by
-            out = roll(EFF, f"{_us(f.window)}i", closed="left").over(_keys(f))
+            parts[f.name] = frame.select(_row_level(f)).to_series()
         else:
-            s = _roll_sum(pl.when(m).then(x).otherwise(0).cast(pl.Int128), f)
-            out = _moments(f, n, s, x, m)
-    return pl.when(_key_present(f)).then(out)
+            by_entity.setdefault(f.entity.columns, []).append(f)
+    for columns, features in by_entity.items():
+        parts.update(entity_features(frame, columns, features))
+    return parts
 
 
-def _moments(f: Feature, n: pl.Expr, s: pl.Expr, x: pl.Expr, m: pl.Expr) -> pl.Expr:
-    if f.agg == "sum":
-        return s.cast(pl.Int64)
-    mean = s.cast(pl.Float64) / n.cast(pl.Float64)
-    if f.agg == "mean":
-        return pl.when(n > 0).then(mean)
-    if f.agg == "ratio":
-        return pl.when((n > 0) & (s != 0)).then(x.cast(pl.Float64) / mean)
-    q = _roll_sum(pl.when(m).then(x.cast(pl.Int128) * x.cast(pl.Int128)).otherwise(0), f)
-    n128 = n.cast(pl.Int128)
-    var = (n128 * q - s * s).cast(pl.Float64) / (n128 * n128).cast(pl.Float64)
-    std = var.sqrt()
-    if f.agg == "std":
-        return pl.when(n > 0).then(std)
-    # zscore
-    return pl.when((n > 1) & (var > 0)).then((x.cast(pl.Float64) - mean) / std)
+def backfill(
+    fs: FeatureSet,
+    source: Path,
+    target: Path,
+    *,
+    chunk_rows: int = 500_000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """``compute_offline`` from one Parquet file to another, in bounded memory.
+
+    Only the columns the features read are held while computing; the other input columns are
+    streamed from ``source`` in chunks beside the features. Rows come out in processing order,
+    as from ``compute_offline``; a file that is not in ``ts`` order is sorted in memory first.
+    Returns the number of rows written. ``on_progress(done, total)`` follows the writing.
+    """
+    scan = pl.scan_parquet(source)
+    names = scan.collect_schema().names()
+    used = fs.columns | set(REQUIRED_COLUMNS) | {"is_fraud", "label_available_at"}
+    narrow = scan.select([c for c in names if c in used])
+    in_order, empty = narrow.select(pl.col("ts").is_sorted(), pl.len() == 0).collect().row(0)
+    if empty or not in_order:
+        whole = compute_offline(fs, scan.collect())
+        whole.write_parquet(target, compression="zstd")
+        return whole.height
+    frame = prepare(fs, narrow, "ts").collect()
+    parts = feature_columns(fs, frame)
+    rows = frame.height
+    del frame
+    writer: pq.ParquetWriter | None = None
+    try:
+        for start in range(0, rows, chunk_rows):
+            chunk = conform(scan.slice(start, chunk_rows)).collect()
+            chunk = chunk.with_columns(
+                [parts[name].slice(start, chunk_rows).alias(name) for name in fs.names]
+            )
+            table = chunk.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema, compression="zstd")
+            writer.write_table(table)
+            if on_progress is not None:
+                on_progress(start + chunk.height, rows)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def _row_level(f: Feature) -> pl.Expr:
@@ -217,75 +152,3 @@ def _row_level(f: Feature) -> pl.Expr:
     assert f.other is not None
     a, b = pl.col(f.column), pl.col(f.other)
     return pl.when(a.is_not_null() & b.is_not_null()).then((a != b).cast(pl.Int64)).alias(f.name)
-
-
-def _distinct(frame: pl.DataFrame, f: Feature) -> pl.Series:
-    assert f.column is not None
-    assert f.window is not None
-    keys = _keys(f)
-    present = frame.filter(_key_present(f))
-    value = pl.col(_code(f.column))
-    windows = (
-        present.with_columns(_mask(f).alias("_m"))
-        .select([*keys, EFF, _code(f.column), "_m"])
-        .rolling(EFF, period=f"{_us(f.window)}i", closed="left", group_by=keys)
-        .agg(value.filter(pl.col("_m") & value.is_not_null()).n_unique().alias(f.name))
-        .unique([*keys, EFF])
-    )
-    out = frame.select([*keys, EFF]).join(
-        windows, on=[*keys, EFF], how="left", nulls_equal=False, maintain_order="left"
-    )
-    return out.select(pl.when(_key_present(f)).then(pl.col(f.name).cast(pl.Int64))).to_series()
-
-
-def _bucketed(frame: pl.DataFrame, f: Feature) -> pl.Series:
-    assert f.window is not None
-    assert f.bucket is not None
-    keys, size = _keys(f), _us(f.bucket)
-    span = f.window // f.bucket
-    bucket = (pl.col(EFF) // size).alias("_b")
-    frame = frame.with_columns(bucket)
-    present = frame.filter(_key_present(f))
-    if f.agg == "sum":
-        assert f.column is not None
-        weight = pl.when(_mask(f)).then(pl.col(f.column)).otherwise(0)
-    else:
-        weight = _mask(f).cast(pl.Int64)
-    counts = _window_sums(present.select([*keys, "_b", weight.alias("_w")]), keys, span)
-    frame = frame.join(
-        counts.rename({"_sum": "_n"}), on=[*keys, "_b"], how="left", maintain_order="left"
-    )
-    if f.agg == "label_rate":
-        labels = present.filter(pl.col(LABEL_AT).is_not_null() & _mask(f)).select(
-            [*keys, (pl.col(LABEL_AT) // size).alias("_b"), pl.lit(1, pl.Int64).alias("_w")]
-        )
-        queries = present.select([*keys, "_b"]).unique()
-        lab = _window_sums(labels, keys, span, queries)
-        frame = frame.join(
-            lab.rename({"_sum": "_k"}), on=[*keys, "_b"], how="left", maintain_order="left"
-        )
-        n, k = pl.col("_n").fill_null(0), pl.col("_k").fill_null(0)
-        value: pl.Expr = pl.when(n > 0).then(k.cast(pl.Float64) / n.cast(pl.Float64))
-    else:
-        value = pl.col("_n").fill_null(0)
-    return frame.select(pl.when(_key_present(f)).then(value).alias(f.name)).to_series()
-
-
-def _window_sums(
-    points: pl.DataFrame, keys: list[str], span: int, queries: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """For each (keys, _b) query: the sum of ``_w`` over buckets ``[_b - span, _b)``."""
-    per_bucket = points.group_by([*keys, "_b"]).agg(pl.col("_w").sum()).sort([*keys, "_b"])
-    cum = per_bucket.with_columns(pl.col("_w").cum_sum().over(keys).alias("_cum")).drop("_w")
-    q = queries if queries is not None else points.select([*keys, "_b"]).unique()
-    q = q.with_columns((pl.col("_b") - 1).alias("_hi"), (pl.col("_b") - span - 1).alias("_lo"))
-    cum = cum.sort("_b")
-    hi = q.sort("_hi").join_asof(
-        cum.rename({"_b": "_hi", "_cum": "_chi"}), on="_hi", by=keys, check_sortedness=False
-    )
-    both = hi.sort("_lo").join_asof(
-        cum.rename({"_b": "_lo", "_cum": "_clo"}), on="_lo", by=keys, check_sortedness=False
-    )
-    return both.select(
-        [*keys, "_b", (pl.col("_chi").fill_null(0) - pl.col("_clo").fill_null(0)).alias("_sum")]
-    )

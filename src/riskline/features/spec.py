@@ -294,6 +294,11 @@ class FeatureSet:
         digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
         object.__setattr__(self, "version", f"{self.name}-{digest}")
 
+    @property
+    def columns(self) -> frozenset[str]:
+        """Event columns any feature of the set reads."""
+        return frozenset().union(*(f.columns for f in self.features))
+
     def feature(self, name: str) -> Feature:
         for f in self.features:
             if f.name == name:
