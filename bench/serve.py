@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -263,8 +264,6 @@ def main() -> None:
     if args.load_port:
         run_load(args.load_port, args.rate, args.seconds, args.connections, args.seed)
         return
-    from tests.e2e.process import free_port
-
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         model_file = home / "model.txt"
@@ -333,6 +332,13 @@ def main() -> None:
             }
         )
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _wait(port: int, timeout_s: float = 60.0) -> None:
