@@ -16,7 +16,9 @@ from riskline.fraud import FRAUD_FEATURES
 from tests.features.streams import EVERY_AGG, streams
 
 
-def _mismatches(events: pl.DataFrame, store: StateStore, order: str) -> dict[str, int]:
+def _mismatches(
+    events: pl.DataFrame, store: StateStore | EmbeddedStore, order: str
+) -> dict[str, int]:
     report = check(EVERY_AGG, events, OnlineEngine(EVERY_AGG, store), order=order)  # type: ignore[arg-type]
     assert report.events == events.height
     return {k: v for k, v in report.mismatches.items() if v}

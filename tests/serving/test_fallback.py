@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from riskline.features import EmbeddedStore
+from riskline.features import MemoryStore
 from riskline.features.store import Exchange, LabelRequest, Snapshot
 from riskline.serving import create_app
 from tests.serving.conftest import SCORER, attempt, serve, settings_for
@@ -80,10 +80,10 @@ def test_low_confidence_band_is_decided_by_rules(home: Path) -> None:
 
 
 class FlakyStore:
-    """An embedded store that can be switched off, like a Redis server going away."""
+    """An exchange-protocol store that can be switched off, like a Redis server going away."""
 
     def __init__(self) -> None:
-        self.inner = EmbeddedStore().open()
+        self.inner = MemoryStore().open()
         self.down = False
 
     def exchange(self, request: Exchange) -> Snapshot:

@@ -1,6 +1,7 @@
 """One declarative feature definition, an offline engine and an online engine that agree."""
 
 from riskline.features._embedded import EmbeddedStore
+from riskline.features._memory import MemoryStore
 from riskline.features._redis import RedisStore
 from riskline.features.check import CheckReport, check
 from riskline.features.offline import backfill, compute_offline
@@ -36,6 +37,7 @@ __all__ = [
     "FeatureSet",
     "FeatureVector",
     "Filter",
+    "MemoryStore",
     "OnlineEngine",
     "RedisStore",
     "StateStore",

@@ -1,45 +1,51 @@
-"""Embedded state store: in-process dictionaries, journaled to a local file."""
+"""Embedded online store: compiled state in process memory, journaled to a local file.
+
+``EmbeddedStore.bind(plan)`` lays a feature set out over the arenas of
+``riskline.features._online_kernels`` and replays the journal; each event then costs one
+compiled call. Keys and text values are interned to integers here; the journal keeps the raw
+values of the columns the features read, so a restart (even under a changed feature set)
+rebuilds the state from what was seen.
+"""
 
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 
-from riskline.features.store import (
-    BucketRequest,
-    Exchange,
-    LabelRequest,
-    Payload,
-    SlidingRequest,
-    Snapshot,
-)
+from riskline.errors import InvalidFeatureError
+from riskline.features import _online_kernels as k
+from riskline.features._plan import BucketGroup, Plan, SlidingGroup
+from riskline.features.spec import Feature, Filter
 
-
-class _Window:
-    __slots__ = ("effs", "payloads", "start")
-
-    def __init__(self) -> None:
-        self.effs: list[int] = []
-        self.payloads: list[Payload] = []
-        self.start = 0
-
-    def read(self, lo_us: int, hi_us: int) -> tuple[list[int], list[Payload]]:
-        lo = bisect_left(self.effs, lo_us, self.start)
-        hi = bisect_left(self.effs, hi_us, lo)
-        if lo > 64 and lo > len(self.effs) // 2:  # forget what no window can reach again
-            del self.effs[:lo], self.payloads[:lo]
-            hi -= lo
-            lo = 0
-        self.start = lo
-        return self.effs[lo:hi], self.payloads[lo:hi]
+Value = int | float | None
+Raw = Any  # a column's value as the event has it: str, int or None
+_NUMERIC = {"amount_minor"}
+_NULL = k.NULL
+_AGG = {
+    "count": k.COUNT,
+    "sum": k.SUM,
+    "mean": k.MEAN,
+    "std": k.STD,
+    "min": k.MIN,
+    "max": k.MAX,
+    "distinct": k.DISTINCT,
+    "time_since_last": k.SINCE,
+    "new_value": k.NEW,
+    "zscore": k.ZSCORE,
+    "ratio": k.RATIO,
+    "label_rate": k.LABEL_RATE,
+}
+_OPS = {"==": k.EQ, "!=": k.NE, "<": k.LT, "<=": k.LE, ">": k.GT, ">=": k.GE}
 
 
 class EmbeddedStore:
-    """State in memory; with ``path``, every exchange is journaled first and replayed on open.
+    """State in memory; with ``path``, every event is journaled first and replayed on bind.
 
     The journal is flushed to the operating system after each event (a killed process loses
     nothing); ``fsync`` runs on ``close`` and every ``fsync_every`` events.
@@ -48,96 +54,45 @@ class EmbeddedStore:
     def __init__(self, path: Path | None = None, *, fsync_every: int = 10_000) -> None:
         self._path = path
         self._fsync_every = fsync_every
-        self._mark = -(2**62)
-        self._seen: dict[str, int] = {}
-        self._windows: dict[str, _Window] = {}
-        self._buckets: dict[str, dict[int, list[int]]] = {}
         self._journal: IO[bytes] | None = None
         self._pending = 0
+        self._state: LocalState | None = None
 
     def open(self) -> EmbeddedStore:
-        """Replay the journal (if any) and start appending to it."""
+        """Start appending to the journal (its records are replayed by ``bind``)."""
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            if self._path.exists():
-                self._replay(self._path)
             self._journal = self._path.open("ab")
         return self
 
-    def _replay(self, path: Path) -> None:
-        with path.open("rb") as journal:
-            for line in journal:
-                if not line.endswith(b"\n"):
-                    break  # a torn last write: the event was never acknowledged
-                record = orjson.loads(line)
-                if record[0] == "e":
-                    self._apply(_exchange_from(record))
-                else:
-                    self._apply_labels(tuple(LabelRequest(*r) for r in record[1]))
+    def bind(self, plan: Plan) -> LocalState:
+        """The compiled state for ``plan``, rebuilt from the journal (once per store)."""
+        if self._state is not None:
+            if self._state.plan.fs.version != plan.fs.version:
+                raise InvalidFeatureError(
+                    f"this store holds feature set {self._state.plan.fs.version}, "
+                    f"not {plan.fs.version}; open a store per feature set."
+                )
+            return self._state
+        state = LocalState(plan, None)
+        if self._path is not None and self._path.exists():
+            _replay(self._path, state)
+        state.journal = self._write if self._journal is not None else None
+        if state.journal is not None:
+            state.journal(["c", list(state.columns)])
+        self._state = state
+        return state
 
     def _write(self, record: object) -> None:
-        if self._journal is None:
+        journal = self._journal
+        if journal is None:
             return
-        self._journal.write(orjson.dumps(record) + b"\n")
-        self._journal.flush()
+        journal.write(orjson.dumps(record) + b"\n")
+        journal.flush()
         self._pending += 1
         if self._pending >= self._fsync_every:
-            os.fsync(self._journal.fileno())
+            os.fsync(journal.fileno())
             self._pending = 0
-
-    def exchange(self, request: Exchange) -> Snapshot:
-        self._write(_exchange_to(request))
-        return self._apply(request)
-
-    def _apply(self, request: Exchange) -> Snapshot:
-        ts = request.ts_us
-        mark = self._mark
-        eff = ts if ts > mark else mark
-        late = mark - ts > request.lateness_us
-        if eff > mark:
-            self._mark = eff
-        seen = self._seen.get(request.transaction_id)
-        duplicate = seen is not None and eff - seen <= request.dedup_us
-        self._seen[request.transaction_id] = eff
-        counted = not (late or duplicate)
-        windows = []
-        for s in request.sliding:
-            window = self._windows.get(s.key)
-            if window is None:
-                window = self._windows[s.key] = _Window()
-            windows.append(window.read(eff - s.horizon_us, eff))
-            if counted:
-                window.effs.append(eff)
-                window.payloads.append(s.payload)
-        counters = []
-        for b in request.buckets:
-            table = self._buckets.get(b.key)
-            if table is None:
-                table = self._buckets[b.key] = {}
-            current = eff // b.bucket_us
-            counters.append(_sum_buckets(table, current - b.span, current, len(b.increments)))
-            if counted:
-                row = table.get(current)
-                if row is None:
-                    row = table[current] = [0] * len(b.increments)
-                for i, inc in enumerate(b.increments):
-                    row[i] += inc
-                _forget(table, current - b.span)
-        return Snapshot(eff, counted, tuple(windows), tuple(counters))
-
-    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
-        self._write(["l", [[lb.key, lb.bucket_us, lb.span, lb.bucket, lb.slot] for lb in labels]])
-        self._apply_labels(labels)
-
-    def _apply_labels(self, labels: tuple[LabelRequest, ...]) -> None:
-        for lb in labels:
-            table = self._buckets.setdefault(lb.key, {})
-            row = table.get(lb.bucket)
-            if row is None:
-                row = table[lb.bucket] = [0] * (lb.slot + 1)
-            if len(row) <= lb.slot:
-                row.extend([0] * (lb.slot + 1 - len(row)))
-            row[lb.slot] += 1
 
     def ping(self) -> bool:
         return True
@@ -150,43 +105,306 @@ class EmbeddedStore:
             self._journal = None
 
 
-def _sum_buckets(table: dict[int, list[int]], lo: int, hi: int, slots: int) -> list[int]:
-    total = [0] * slots
-    if not table:
-        return total
-    for bucket in range(lo, hi):
-        row = table.get(bucket)
-        if row is not None:
-            for i in range(min(slots, len(row))):
-                total[i] += row[i]
-    return total
+def _replay(path: Path, state: LocalState) -> None:
+    columns: list[str] = list(state.columns)
+    with path.open("rb") as journal:
+        for line in journal:
+            if not line.endswith(b"\n"):
+                break  # a torn last write: the event was never acknowledged
+            record = orjson.loads(line)
+            if record[0] == "c":
+                columns = record[1]
+                continue
+            raw = dict(zip(columns, record[-1], strict=True))
+            values = [raw.get(c) for c in state.columns]
+            if record[0] == "e":
+                state.apply(str(record[1]), int(record[2]), values, None)
+            else:
+                state.apply_label(int(record[1]), values)
 
 
-def _forget(table: dict[int, list[int]], oldest: int) -> None:
-    if len(table) > 4 * 32:
-        for bucket in [b for b in table if b < oldest]:
-            del table[bucket]
+class LocalState:
+    """A feature set's windowed features over compiled arenas (see ``_online_kernels``)."""
+
+    def __init__(self, plan: Plan, journal: Callable[[object], None] | None) -> None:
+        self.plan = plan
+        self.journal = journal
+        self.columns = _columns(plan)
+        index = self._index = {c: i for i, c in enumerate(self.columns)}
+        self._numeric = [c in _NUMERIC for c in self.columns]
+        self._codes: dict[Raw, int] = {}
+        self._mark = -(2**62)
+        self._seen: dict[str, int] = {}
+        self._groups = plan.sliding
+        self._buckets = plan.buckets
+        self._s_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.sliding]
+        self._b_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.buckets]
+        self._s_slots: list[dict[object, int]] = [{} for _ in plan.sliding]
+        self._b_slots: list[dict[object, int]] = [{} for _ in plan.buckets]
+        width = max((len(g.columns) for g in plan.sliding), default=0) or 1
+        self._group_cols = np.full((max(len(plan.sliding), 1), width), -1, np.int64)
+        for gi, g in enumerate(plan.sliding):
+            for ci, c in enumerate(g.columns):
+                self._group_cols[gi, ci] = index[c]
+        self._horizons = np.array([g.horizon_us for g in plan.sliding], np.int64)
+        self._program, sliding_names = self._sliding_program(plan.sliding)
+        self._shape = np.array([[g.bucket_us, g.span] for g in plan.buckets], np.int64)
+        self._shape = self._shape.reshape(len(plan.buckets), 2)
+        self._b_program, bucket_names = self._bucket_program(plan.buckets, index)
+        self.names = sliding_names + bucket_names
+        self._labels = [
+            [
+                (f, slot)
+                for f, slot in zip(g.features, g.label_slot, strict=True)
+                if slot is not None
+            ]
+            for g in plan.buckets
+        ]
+        slots = max((g.slots for g in plan.buckets), default=0) or 1
+        self._s = _Arena(1 << 12, width)
+        self._b = _Arena(1 << 10, slots)
+        outputs = len(self.names)
+        self._out_state = np.zeros(outputs, np.int8)
+        self._out_int = np.zeros(outputs, np.int64)
+        self._out_float = np.zeros(outputs, np.float64)
+        self._out_nulls = np.zeros(outputs + 1, np.int64)
+        integer = [i for i, n in enumerate(self.names) if plan.fs.feature(n).is_integer]
+        real = [i for i in range(outputs) if i not in integer]
+        self._int_names = [self.names[i] for i in integer]
+        self._float_names = [self.names[i] for i in real]
+        self._int_of = _getter(integer)
+        self._float_of = _getter(real)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load the compiled kernels now rather than on the first event (a read of nothing
+        and a label into a scratch arena: no state changes)."""
+        s, b = self._s, self._b
+        nobody = np.full(len(self.columns) + len(self._s_keys) + len(self._b_keys), -1, np.int64)
+        k.step(
+            0, False, nobody, self._group_cols, self._horizons, self._program,
+            s.meta, s.top, s.times, s.rows, self._shape, self._b_program,
+            b.meta, b.top, b.times, b.rows,
+            self._out_state, self._out_int, self._out_float, self._out_nulls,
+        )  # fmt: skip
+        scratch = _Arena(8, b.rows.shape[1])
+        k.add_label(
+            scratch.meta, scratch.top, scratch.times, scratch.rows, scratch.new_slot(), 0, 0
+        )
+
+    def _encode(self, values: Sequence[Raw]) -> list[int]:
+        codes = self._codes
+        out: list[int] = []
+        append = out.append
+        for value, numeric in zip(values, self._numeric, strict=True):
+            if numeric:
+                append(_NULL if value is None else int(value))
+                continue
+            code = codes.get(value)
+            if code is None:
+                code = _NULL if value is None else codes.setdefault(value, len(codes))
+            append(code)
+        return out
+
+    def _encode_one(self, column: int, value: Raw) -> int:
+        known: list[Raw] = [None] * len(self.columns)
+        known[column] = value
+        return self._encode(known)[column]
+
+    def _sliding_program(self, groups: Sequence[SlidingGroup]) -> tuple[np.ndarray, list[str]]:
+        rows: list[list[int]] = []
+        names: list[str] = []
+        index = {c: i for i, c in enumerate(self.columns)}
+        for gi, g in enumerate(groups):
+            for f in sorted(g.features, key=_view_order):
+                assert f.window is not None
+                fcol, fop, fval = self._filter(f.filter, g.columns, index)
+                col = g.columns.index(f.column) if f.column is not None else -1
+                width = f.window.days * 86_400_000_000 + f.window.seconds * 1_000_000
+                rows.append([gi, _AGG[f.agg], width, fcol, fop, fval, col])
+                names.append(f.name)
+        program = np.array(rows, np.int64).reshape(len(rows), 7)
+        return program, names
+
+    def _filter(
+        self, flt: Filter | None, local: Sequence[str], index: dict[str, int]
+    ) -> tuple[int, int, int]:
+        if flt is None:
+            return -1, 0, 0
+        return local.index(flt.column), _OPS[flt.op], self._encode_one(index[flt.column], flt.value)
+
+    def _bucket_program(
+        self, groups: Sequence[BucketGroup], index: dict[str, int]
+    ) -> tuple[np.ndarray, list[str]]:
+        rows: list[list[int]] = []
+        names: list[str] = []
+        for hi, g in enumerate(groups):
+            for fi, (f, label) in enumerate(zip(g.features, g.label_slot, strict=True)):
+                fcol, fop, fval = self._filter(f.filter, self.columns, index)
+                col = index[f.column] if f.agg == "sum" and f.column is not None else -1
+                label_slot = -1 if label is None else label
+                rows.append([hi, _AGG[f.agg], fi, label_slot, fcol, fop, fval, col])
+                names.append(f.name)
+        return np.array(rows, np.int64).reshape(len(rows), 8), names
+
+    def _slots(
+        self,
+        codes: list[int],
+        keys: Sequence[Callable[[list[int]], Any]],
+        tables: list[dict[object, int]],
+        arena: _Arena,
+    ) -> None:
+        """Append each group's key slot to ``codes`` (-1: a null key), making new slots."""
+        null = _NULL
+        append = codes.append
+        for key_of, table in zip(keys, tables, strict=True):
+            key = key_of(codes)
+            slot = table.get(key)
+            if slot is None:
+                if key == null or (type(key) is tuple and null in key):
+                    append(-1)
+                    continue
+                slot = table[key] = arena.new_slot()
+            append(slot)
+
+    def apply(
+        self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value] | None
+    ) -> tuple[int, bool]:
+        """Decide the event's effective time and whether it counts; read its features (into
+        ``into``, when given), then add it."""
+        plan = self.plan
+        mark = self._mark
+        eff = ts_us if ts_us > mark else mark
+        late = mark - ts_us > plan.lateness_us
+        if eff > mark:
+            self._mark = eff
+        seen = self._seen.get(txid)
+        duplicate = seen is not None and eff - seen <= plan.dedup_us
+        self._seen[txid] = eff
+        counted = not (late or duplicate)
+        codes = self._encode(values)
+        self._slots(codes, self._s_keys, self._s_slots, self._s)
+        self._slots(codes, self._b_keys, self._b_slots, self._b)
+        row = np.array(codes, np.int64)  # columns, then sliding slots, then bucket slots
+        s, b = self._s, self._b
+        while True:
+            status = k.step(
+                eff, counted, row, self._group_cols, self._horizons, self._program,
+                s.meta, s.top, s.times, s.rows,
+                self._shape, self._b_program, b.meta, b.top, b.times, b.rows,
+                self._out_state, self._out_int, self._out_float, self._out_nulls,
+            )  # fmt: skip
+            if status == k.OK:
+                break
+            if status & k.SLIDING_FULL:
+                s.grow()
+            if status & k.BUCKETS_FULL:
+                b.grow()
+        if into is not None:
+            self._read(into)
+        return eff, counted
+
+    def _read(self, into: dict[str, Value]) -> None:
+        into.update(zip(self._int_names, self._int_of(self._out_int.tolist()), strict=True))
+        into.update(zip(self._float_names, self._float_of(self._out_float.tolist()), strict=True))
+        nulls = self._out_nulls
+        if nulls[0]:
+            names = self.names
+            for i in nulls[1 : int(nulls[0]) + 1].tolist():
+                into[names[i]] = None
+
+    def observe(
+        self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value]
+    ) -> tuple[int, bool]:
+        if self.journal is not None:
+            self.journal(["e", txid, ts_us, list(values)])
+        return self.apply(txid, ts_us, values, into)
+
+    def apply_label(self, at_us: int, values: Sequence[Raw]) -> None:
+        codes = self._encode(values)
+        self._slots(codes, self._b_keys, self._b_slots, self._b)
+        slots = codes[len(self.columns) :]
+        index = self._index
+        for hi, group in enumerate(self._buckets):
+            slot = slots[hi]
+            if slot < 0:
+                continue
+            for f, label_slot in self._labels[hi]:
+                flt = f.filter
+                if flt is not None and not _passes(flt, values[index[flt.column]]):
+                    continue
+                bucket = at_us // group.bucket_us
+                b = self._b
+                while k.add_label(b.meta, b.top, b.times, b.rows, slot, bucket, label_slot):
+                    b.grow()
+
+    def observe_label(self, at_us: int, values: Sequence[Raw]) -> None:
+        if self.journal is not None:
+            self.journal(["l", at_us, list(values)])
+        self.apply_label(at_us, values)
 
 
-def _exchange_to(r: Exchange) -> list[object]:
-    return [
-        "e",
-        r.transaction_id,
-        r.ts_us,
-        r.lateness_us,
-        r.dedup_us,
-        [[s.key, s.horizon_us, list(s.payload)] for s in r.sliding],
-        [[b.key, b.bucket_us, b.span, list(b.increments)] for b in r.buckets],
-    ]
+class _Arena:
+    """Per-slot segments (lo, hi, start, end) over shared time and row arrays."""
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.meta = np.zeros((256, 4), np.int64)
+        self.slots = 0
+        self.top = np.zeros(1, np.int64)
+        self.times = np.zeros(capacity, np.int64)
+        self.rows = np.zeros((capacity, width), np.int64)
+
+    def new_slot(self) -> int:
+        if self.slots == self.meta.shape[0]:
+            self.meta = np.concatenate([self.meta, np.zeros_like(self.meta)])
+        self.slots += 1
+        return self.slots - 1
+
+    def grow(self) -> None:
+        """Double the arena (the kernel found no room for a segment to move to)."""
+        self.times = np.concatenate([self.times, np.zeros_like(self.times)])
+        self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
 
 
-def _exchange_from(record: list[Any]) -> Exchange:
-    _, txid, ts, late, dedup, sliding, buckets = record
-    return Exchange(
-        str(txid),
-        int(ts),
-        int(late),
-        int(dedup),
-        tuple(SlidingRequest(k, int(h), tuple(p)) for k, h, p in sliding),
-        tuple(BucketRequest(k, int(size), int(span), tuple(inc)) for k, size, span, inc in buckets),
-    )
+def _view_order(f: Feature) -> tuple[object, ...]:
+    """Features of one view side by side, those reading the column first (they share a scan)."""
+    flt = f.filter
+    return (f.window, flt.label if flt else "", f.column is None)
+
+
+def _getter(indices: list[int]) -> Callable[[list[Any]], Sequence[Any]]:
+    """``values -> [values[i] for i in indices]``, at C speed."""
+    if not indices:
+        return lambda values: ()
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda values: (values[only],)
+    return itemgetter(*indices)
+
+
+def _passes(flt: Filter, value: Raw) -> bool:
+    if value is None:
+        return False
+    ops: dict[str, Callable[[Any, Any], bool]] = {
+        "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    return ops[flt.op](value, flt.value)
+
+
+def _columns(plan: Plan) -> tuple[str, ...]:
+    """Every event column the windowed features read, keys first."""
+    used: list[str] = []
+    for keys in [g.keys for g in plan.sliding] + [g.keys for g in plan.buckets]:
+        used.extend(c for c in keys if c not in used)
+    for g in plan.sliding:
+        used.extend(c for c in g.columns if c not in used)
+    for bg in plan.buckets:
+        for f in bg.features:
+            extra: list[str | None] = [f.filter.column if f.filter else None, f.column]
+            used.extend(c for c in extra if c is not None and c not in used)
+    return tuple(used)

@@ -7,9 +7,10 @@ never imported here.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from riskline.events import PaymentAttempt
 from riskline.features._compute import (
@@ -20,6 +21,7 @@ from riskline.features._compute import (
     increments,
     passes,
 )
+from riskline.features._embedded import EmbeddedStore, LocalState
 from riskline.features._plan import BucketGroup, Plan
 from riskline.features.spec import FeatureSet
 from riskline.features.store import (
@@ -52,12 +54,17 @@ class FeatureVector:
 
 
 class OnlineEngine:
-    """Feature values for each event as it arrives, from a ``StateStore``."""
+    """Feature values for each event as it arrives, from an ``EmbeddedStore`` (compiled, in
+    process) or any ``StateStore`` (exchange protocol, e.g. Redis)."""
 
-    def __init__(self, fs: FeatureSet, store: StateStore) -> None:
+    def __init__(self, fs: FeatureSet, store: StateStore | EmbeddedStore) -> None:
         self.fs = fs
         self.store = store
         self._plan = Plan.of(fs)
+        self._local: LocalState | None = None
+        if isinstance(store, EmbeddedStore):
+            self._local = store.bind(self._plan)
+            self._local_columns = _getter(self._local.columns)
         self._groups: list[GroupFn] = [group_evaluator(g) for g in self._plan.sliding]
         self._row = [
             (f.name, f.agg, str(f.column), str(f.other))
@@ -71,6 +78,10 @@ class OnlineEngine:
 
     def observe(self, event: PaymentAttempt) -> FeatureVector:
         """Update state with ``event`` and return its features (state strictly before it)."""
+        if self._local is not None:
+            return self._observe_local(self._local, event)
+        if isinstance(self.store, EmbeddedStore):
+            raise AssertionError("an embedded store is always bound")
         plan = self._plan
         get = event.__getattribute__
         sliding: list[SlidingRequest] = []
@@ -110,12 +121,7 @@ class OnlineEngine:
             )
         )
         values: dict[str, Value] = dict.fromkeys(self.fs.names)
-        for name, agg, column, other in self._row:
-            if agg == "value":
-                values[name] = get(column)
-            else:
-                a, b = get(column), get(other)
-                values[name] = None if a is None or b is None else int(a != b)
+        self._row_level(get, values)
         for window, gi in zip(snap.windows, sliding_groups, strict=True):
             self._groups[gi](snap.eff_us, window, payloads[gi], values)
         for counters, bi in zip(snap.counters, bucket_groups, strict=True):
@@ -123,6 +129,22 @@ class OnlineEngine:
             for j, name in enumerate(self._bucket_names[bi]):
                 values[name] = bucket_value(group, j, counters)
         return FeatureVector(event.transaction_id, values, snap.eff_us, snap.counted)
+
+    def _observe_local(self, local: LocalState, event: PaymentAttempt) -> FeatureVector:
+        get = event.__getattribute__
+        raw = self._local_columns(event)
+        values: dict[str, Value] = dict.fromkeys(self.fs.names)
+        eff, counted = local.observe(event.transaction_id, to_us(event.ts), raw, values)
+        self._row_level(get, values)
+        return FeatureVector(event.transaction_id, values, eff, counted)
+
+    def _row_level(self, get: Callable[[str], object], values: dict[str, Value]) -> None:
+        for name, agg, column, other in self._row:
+            if agg == "value":
+                values[name] = get(column)  # type: ignore[assignment]
+            else:
+                a, b = get(column), get(other)
+                values[name] = None if a is None or b is None else int(a != b)
 
     def label_at(self, event: PaymentAttempt) -> datetime | None:
         """When the event's fraud label may be used (None: genuine or unlabelled)."""
@@ -136,6 +158,11 @@ class OnlineEngine:
         """Count a confirmed fraud label of a counted ``event`` from ``label_at`` on."""
         get = event.__getattribute__
         at = to_us(label_at)
+        if self._local is not None:
+            self._local.observe_label(at, self._local_columns(event))
+            return
+        if isinstance(self.store, EmbeddedStore):
+            raise AssertionError("an embedded store is always bound")
         requests = []
         for bg in self._plan.buckets:
             key = _key(get, bg.keys)
@@ -151,6 +178,14 @@ class OnlineEngine:
                 )
         if requests:
             self.store.add_labels(tuple(requests))
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[PaymentAttempt], tuple[object, ...]]:
+    """``event -> (event.c for c in columns)``, at C speed."""
+    get = attrgetter(*columns)
+    if len(columns) == 1:
+        return lambda event: (get(event),)
+    return get
 
 
 def _bucket_key(group: BucketGroup, key: str) -> str:

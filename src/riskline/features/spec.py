@@ -122,6 +122,11 @@ class Filter:
                 f"filter op must be one of {', '.join(_OPS)}, got {self.op!r}."
             )
         numeric = self.column in _NUMERIC
+        if not numeric and self.op not in ("==", "!="):
+            raise InvalidFeatureError(
+                f"filter on text column {self.column!r} compares with == or != only, "
+                f"got {self.op!r}."
+            )
         if numeric != isinstance(self.value, int) or isinstance(self.value, bool):
             kind = "an int" if numeric else "a string"
             raise InvalidFeatureError(
