@@ -10,9 +10,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from riskline.errors import StoreUnavailableError
+from riskline.errors import InvalidFeatureError, StoreUnavailableError
 from riskline.events import PaymentsSpec, generate_payments
-from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, compute_offline, replay
+from riskline.features import (
+    CARD,
+    EmbeddedStore,
+    Feature,
+    FeatureSet,
+    OnlineEngine,
+    RedisStore,
+    compute_offline,
+    replay,
+)
 from riskline.features.check import attempts
 from riskline.fraud import FRAUD_FEATURES
 
@@ -101,3 +110,30 @@ def test_redis_state_is_shared_by_a_new_connection(
     again.close()
     assert repeat.counted is False  # already seen: a duplicate never counts twice
     assert repeat.values["count_1d_by_card"] == straight[-1]["count_1d_by_card"]
+
+
+def test_the_journal_rebuilds_state_for_a_changed_feature_set(tmp_path: Path) -> None:
+    """The journal keeps raw column values, so a new feature set starts from what was seen."""
+    events = list(attempts(_events()))
+    half = len(events) // 2
+    cards = FeatureSet(
+        "cards", tuple(f for f in FRAUD_FEATURES.features if f.entity in (None, CARD))
+    )
+    straight = [v.values for v in replay(OnlineEngine(cards, EmbeddedStore().open()), events)]
+    journal = tmp_path / "state.journal"
+    first = EmbeddedStore(journal).open()
+    list(replay(OnlineEngine(FRAUD_FEATURES, first), events[:half]))
+    first.close()
+    second = EmbeddedStore(journal).open()
+    after = [v.values for v in replay(OnlineEngine(cards, second), events[half:])]
+    second.close()
+    assert after == straight[half:]
+
+
+def test_one_embedded_store_serves_one_feature_set() -> None:
+    store = EmbeddedStore().open()
+    OnlineEngine(FRAUD_FEATURES, store)
+    OnlineEngine(FRAUD_FEATURES, store)  # the same set again: the same state
+    other = FeatureSet("other", (Feature("count", CARD, timedelta(hours=1)),))
+    with pytest.raises(InvalidFeatureError, match="open a store per feature set"):
+        OnlineEngine(other, store)
