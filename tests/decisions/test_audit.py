@@ -21,7 +21,7 @@ from riskline.decisions import (
 )
 from riskline.errors import InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
-from riskline.fraud import FRAUD_RULES
+from riskline.fraud import FRAUD_COSTS, FRAUD_RULES
 from riskline.registry import Registry
 from tests.registry.samples import lineage
 from tests.serving.fakes import VELOCITY, LinearModel
@@ -121,16 +121,30 @@ def test_backtest_counts_moves_costs_and_flips(registry: Registry, log: Decision
     v1 = register(registry, V1)
     v2 = register(registry, V2)
     log_decisions(log, V1, v1, 40)
-    result = backtest(log, registry, LinearModel.from_bytes, v2, AT + timedelta(seconds=8))
+    result = backtest(
+        log, registry, LinearModel.from_bytes, v2, AT + timedelta(seconds=8), costs=FRAUD_COSTS
+    )
     assert result.decisions == 32
-    # oracle: recompute both sides independently
+    # oracle: recompute both sides independently, costs from the matrix's documented formulas
     t = Thresholds(0.1, 0.6)
+    c = FRAUD_COSTS
     expected: dict[tuple[str, str], int] = {}
+    costs = [0.0, 0.0]
     for i in range(8, 40):
         x = {"count_5m_by_card": i % 8, "value_amount_minor": 1_000 + i}
-        old, new = t.band(V1.score([x])[0]), t.band(V2.score([x])[0])
+        p_old, p_new = V1.score([x])[0], V2.score([x])[0]
+        old, new = t.band(p_old), t.band(p_new)
+        for side, (p, action) in enumerate(((p_old, old), (p_new, new))):
+            amount = 1_000 + i
+            costs[side] += {
+                "approve": p * (amount + c.chargeback_fee_minor),
+                "review": float(c.review_minor),
+                "decline": (1 - p) * (c.margin_share * amount + c.friction_minor),
+            }[action]
         if old != new:
             expected[(old, new)] = expected.get((old, new), 0) + 1
+    assert result.logged_cost_minor == pytest.approx(costs[0], rel=1e-9)
+    assert result.new_cost_minor == pytest.approx(costs[1], rel=1e-9)
     assert expected  # the weights differ enough to move some decisions
     assert result.moved == expected
     assert len(result.flips) == sum(expected.values())

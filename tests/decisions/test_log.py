@@ -22,7 +22,6 @@ def test_decisions_public_api() -> None:
         "GENESIS_HASH",
         "Backtest",
         "BreakReason",
-        "Costs",
         "Decision",
         "DecisionLog",
         "DecisionRecord",

@@ -15,6 +15,7 @@ from riskline.cli._common import console, fail, run_work
 from riskline.cli._registry import open_registry
 from riskline.config import Settings
 from riskline.decisions import DecisionLog, backtest, open_decision_log, replay, verify
+from riskline.fraud import FRAUD_COSTS
 from riskline.models import Model
 
 app = typer.Typer(help="Audit the decision log: verify, replay, backtest.", no_args_is_help=True)
@@ -96,7 +97,9 @@ def audit_backtest(
 
     def work() -> None:
         with _log() as log, open_registry() as registry:
-            result = backtest(log, registry, Model.from_bytes, model, start, until=end)
+            result = backtest(
+                log, registry, Model.from_bytes, model, start, until=end, costs=FRAUD_COSTS
+            )
         table = Table(f"{result.decisions:,} decisions under {model}", "logged", "would be")
         for action, (logged, new) in sorted(result.by_action.items()):
             table.add_row(action, f"{logged:,}", f"{new:,}")

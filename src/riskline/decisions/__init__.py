@@ -8,7 +8,7 @@ from riskline.decisions._records import (
     StoredDecision,
     VerifyReport,
 )
-from riskline.decisions.audit import Backtest, Costs, Flip, Loader, Replay, backtest, replay, verify
+from riskline.decisions.audit import Backtest, Flip, Loader, Replay, backtest, replay, verify
 from riskline.decisions.engine import (
     Decision,
     Fallback,
@@ -28,7 +28,6 @@ __all__ = [
     "GENESIS_HASH",
     "Backtest",
     "BreakReason",
-    "Costs",
     "Decision",
     "DecisionLog",
     "DecisionRecord",

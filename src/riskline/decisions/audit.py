@@ -12,10 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from riskline.decisions._records import StoredDecision, VerifyReport
 from riskline.decisions.engine import Row, Scorer, Thresholds
 from riskline.decisions.log import DecisionLog
 from riskline.errors import InvalidRequestError, UnknownDecisionError
+from riskline.models import ACTIONS, CostMatrix
 from riskline.registry import Registry
 from riskline.rules import Verdict
 
@@ -81,22 +84,6 @@ def replay(log: DecisionLog, registry: Registry, loader: Loader, decision_id: st
 
 
 @dataclass(frozen=True, slots=True)
-class Costs:
-    """Business costs in minor units: a fraud approved loses its amount; a review costs
-    ``review_minor``; a genuine payment declined loses ``false_decline_share`` of its amount."""
-
-    review_minor: float = 300.0
-    false_decline_share: float = 0.1
-
-    def expected(self, action: str, p_fraud: float, amount_minor: int) -> float:
-        if action == "approve":
-            return p_fraud * amount_minor
-        if action == "review":
-            return self.review_minor
-        return (1.0 - p_fraud) * amount_minor * self.false_decline_share
-
-
-@dataclass(frozen=True, slots=True)
 class Flip:
     """One transaction whose action would change under the backtested model."""
 
@@ -139,12 +126,13 @@ def backtest(
     since: datetime,
     *,
     until: datetime | None = None,
+    costs: CostMatrix,
     kind: str = "fraud",
-    costs: Costs = Costs(),  # a frozen value, never mutated
     labels: Mapping[str, bool] | None = None,
 ) -> Backtest:
     """Replay the logged ``kind`` decisions decided in ``[since, until)`` under another
-    version and its bands, in one vectorised scoring call."""
+    version and its bands, in one vectorised scoring call; expected costs come from the
+    business's ``costs`` (the same matrix the bands were optimised for)."""
     if since.tzinfo is None:
         raise InvalidRequestError(f"since must be timezone-aware (UTC), got {since!r}.")
     records = [
@@ -159,20 +147,20 @@ def backtest(
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     flips: list[Flip] = []
-    old_cost = new_cost = 0.0
     known = labels or {}
+    old_p, new_p, amounts, old_at, new_at = [], [], [], [], []
     for record, new_score in zip(records, scores, strict=True):
         old_action = str(record.body["action"])
         old_score = _number(record.body.get("score"))
         new_action = thresholds.band(new_score)
         before[old_action] += 1
         after[new_action] += 1
-        amount = _amount(record)
         label = known.get(record.transaction_id)
-        old_p = old_score if label is None else float(label)
-        new_p = new_score if label is None else float(label)
-        old_cost += costs.expected(old_action, old_p, amount)
-        new_cost += costs.expected(new_action, new_p, amount)
+        old_p.append(old_score if label is None else float(label))
+        new_p.append(new_score if label is None else float(label))
+        amounts.append(_amount(record))
+        old_at.append(ACTIONS.index(old_action))  # logged by the engine
+        new_at.append(ACTIONS.index(new_action))
         if old_action != new_action:
             moved[(old_action, new_action)] += 1
             flips.append(
@@ -185,16 +173,19 @@ def backtest(
                     float(new_score),
                 )
             )
-    actions = ("approve", "review", "decline")
+    amount = np.array(amounts, np.int64)
+    rows = np.arange(len(records))
+    old_cost = costs.action_costs(np.array(old_p, np.float64), amount)[rows, old_at].sum()
+    new_cost = costs.action_costs(np.array(new_p, np.float64), amount)[rows, new_at].sum()
     return Backtest(
         model_version,
         thresholds,
         len(records),
         dict(moved),
         tuple(flips),
-        old_cost,
-        new_cost,
-        {a: (before[a], after[a]) for a in actions},
+        float(old_cost),
+        float(new_cost),
+        {a: (before[a], after[a]) for a in ACTIONS},
     )
 
 
