@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from riskline.errors import InvalidFeatureError
+from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
 from riskline.features.spec import Feature, Filter
@@ -26,20 +27,20 @@ from riskline.features.spec import Feature, Filter
 Value = int | float | None
 Raw = Any  # a column's value as the event has it: str, int or None
 _NUMERIC = {"amount_minor"}
-_NULL = k.NULL
+_NULL = kc.NULL
 _AGG = {
-    "count": k.COUNT,
-    "sum": k.SUM,
-    "mean": k.MEAN,
-    "std": k.STD,
-    "min": k.MIN,
-    "max": k.MAX,
-    "distinct": k.DISTINCT,
-    "time_since_last": k.SINCE,
-    "new_value": k.NEW,
-    "zscore": k.ZSCORE,
-    "ratio": k.RATIO,
-    "label_rate": k.LABEL_RATE,
+    "count": kc.COUNT,
+    "sum": kc.SUM,
+    "mean": kc.MEAN,
+    "std": kc.STD,
+    "min": kc.MIN,
+    "max": kc.MAX,
+    "distinct": kc.DISTINCT,
+    "time_since_last": kc.SINCE,
+    "new_value": kc.NEW,
+    "zscore": kc.ZSCORE,
+    "ratio": kc.RATIO,
+    "label_rate": kc.LABEL_RATE,
 }
 _OPS = {"==": k.EQ, "!=": k.NE, "<": k.LT, "<=": k.LE, ">": k.GT, ">=": k.GE}
 

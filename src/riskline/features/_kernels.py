@@ -17,6 +17,9 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
+NULL = -(2**63)  # a null integer feature or encoded value
+# Aggregation codes shared by the offline and online kernels.
+COUNT, SUM, MEAN, STD, MIN, MAX, DISTINCT, SINCE, NEW, ZSCORE, RATIO, LABEL_RATE = range(12)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _TWO64 = 18446744073709551616.0
 
@@ -59,26 +62,25 @@ def sliding(
     values: I64,
     n_values: int,
     width: int,
-    out_n: I64,
-    out_s: I64,
-    out_var: F64,
-    out_min: I64,
-    out_max: I64,
-    out_last: I64,
-    out_distinct: I64,
-    out_seen: I64,
+    int_aggs: I64,
+    out_int: npt.NDArray[np.int64],
+    float_aggs: I64,
+    out_float: npt.NDArray[np.float64],
 ) -> None:  # pragma: no cover
-    """Window statistics of each row over its entity's contributing rows in
+    """Window features of each row over its entity's contributing rows in
     ``[eff - width, eff)``; rows arrive sorted by (code, eff), code -1 is a null key.
 
-    Optional outputs are skipped when given empty: ``out_var`` (population variance, NaN
-    when the window is empty), ``out_min``/``out_max`` (of ``amount``), ``out_last`` (eff of
-    the latest contributing row, -1 when none), ``out_distinct`` and ``out_seen`` (distinct
-    non-null ``values`` in the window, and how often the row's own value occurs in it).
+    Row ``r`` of ``out_int``/``out_float`` receives aggregation ``int_aggs[r]`` /
+    ``float_aggs[r]`` of every row, in the same (sorted) order; a null is ``NULL`` (ints) or
+    NaN (floats); null-key rows are left alone.
+    ``amount`` is the numeric column (the row's own value for zscore/ratio); ``values`` are
+    the codes ``distinct``/``new_value`` count (-1: null).
     """
     rows = code.size
-    want_var, want_min, want_max = out_var.size > 0, out_min.size > 0, out_max.size > 0
-    want_values = out_distinct.size > 0 or out_seen.size > 0
+    aggs = np.concatenate((int_aggs, float_aggs))
+    want_var = (aggs == STD).any() or (aggs == ZSCORE).any()
+    want_min, want_max = (aggs == MIN).any(), (aggs == MAX).any()
+    want_values = (aggs == DISTINCT).any() or (aggs == NEW).any()
     tally = np.zeros(n_values if want_values else 0, np.int64)
     dq_min = np.empty(rows if want_min else 0, np.int64)
     dq_max = np.empty(rows if want_max else 0, np.int64)
@@ -137,29 +139,55 @@ def sliding(
                         tally[v] -= 1
                         distinct -= tally[v] == 0
                 left += 1
-            out_n[j] = n
-            out_s[j] = s
-            if want_var:
-                out_var[j] = _variance(n, s, q_hi, q_lo)
             if want_min:
                 while min_head < min_tail and dq_min[min_head] < left:
                     min_head += 1
-                out_min[j] = amount[dq_min[min_head]] if min_head < min_tail else 0
             if want_max:
                 while max_head < max_tail and dq_max[max_head] < left:
                     max_head += 1
-                out_max[j] = amount[dq_max[max_head]] if max_head < max_tail else 0
-            if out_last.size > 0:
-                out_last[j] = last if n > 0 and last >= low else -1
-            if out_distinct.size > 0:
-                out_distinct[j] = distinct
-            if out_seen.size > 0:
-                out_seen[j] = tally[values[j]] if values[j] >= 0 else -1
+            at = j
+            for r in range(int_aggs.size):
+                agg = int_aggs[r]
+                if agg == COUNT:
+                    out_int[r, at] = n
+                elif agg == SUM:
+                    out_int[r, at] = s
+                elif agg == DISTINCT:
+                    out_int[r, at] = distinct
+                elif agg == NEW:
+                    own = values[j]
+                    out_int[r, at] = NULL if own < 0 else (0 if tally[own] > 0 else 1)
+                elif agg == MIN:
+                    out_int[r, at] = amount[dq_min[min_head]] if n > 0 else NULL
+                else:  # MAX
+                    out_int[r, at] = amount[dq_max[max_head]] if n > 0 else NULL
+            for r in range(float_aggs.size):
+                out_float[r, at] = _real(float_aggs[r], n, s, q_hi, q_lo, amount[j], now, last)
         if want_values:
             for k in range(left, right):
                 if mask[k] and values[k] >= 0:
                     tally[values[k]] -= 1
         start = end
+
+
+@njit(cache=True, inline="always")
+def _real(
+    agg: int, n: int, s: int, q_hi: np.uint64, q_lo: np.uint64, x: int, now: int, last: int
+) -> float:  # pragma: no cover
+    """A float feature from window totals (NaN: null), as the online engine computes it."""
+    if n == 0:
+        return np.nan
+    if agg == SINCE:
+        return (now - last) / 1_000_000
+    mean = float(s) / float(n)
+    if agg == MEAN:
+        return mean
+    if agg == RATIO:
+        return float(x) / mean if s != 0 else np.nan
+    var = _variance(n, s, q_hi, q_lo)
+    if agg == STD:
+        return float(np.sqrt(var))
+    return (float(x) - mean) / np.sqrt(var) if n > 1 and var > 0 else np.nan  # ZSCORE
 
 
 @njit(cache=True, inline="always")

@@ -16,18 +16,30 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from riskline.features._kernels import _mul, _variance
+from riskline.features._kernels import (
+    COUNT,
+    DISTINCT,
+    MAX,
+    MEAN,
+    MIN,
+    NEW,
+    NULL,
+    RATIO,
+    SINCE,
+    STD,
+    SUM,
+    _mul,
+    _variance,
+)
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
 
-NULL = -(2**63)  # a missing value in an encoded row
 OK, SLIDING_FULL, BUCKETS_FULL = 0, 1, 2  # results of ``step``: which arena must grow
 # Meta columns of a segment.
 LO, HI, START, END = 0, 1, 2, 3
-# Aggregation codes (sliding) and output states.
-COUNT, SUM, MEAN, STD, MIN, MAX, DISTINCT, SINCE, NEW, ZSCORE, RATIO, LABEL_RATE = range(12)
+# Output states.
 IS_NULL, IS_INT, IS_FLOAT = 0, 1, 2
 # Filter op codes, in ``spec.Op`` order.
 EQ, NE, LT, LE, GT, GE = range(6)

@@ -8,7 +8,8 @@ are scattered back to processing order and become nullable Polars columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -22,23 +23,80 @@ EFF = "_eff"
 CONTRIB = "_contrib"
 LABEL_AT = "_label_at"
 _EMPTY_I = np.empty(0, np.int64)
-_EMPTY_F = np.empty(0, np.float64)
 
 
 def _us(delta: timedelta) -> int:
     return delta // timedelta(microseconds=1)
 
 
-def _codes(frame: pl.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, int]:
-    """Small integer codes of a key (one column or a pair), -1 where any part is null."""
-    parts = [pl.col(c).cast(pl.String) for c in columns]
-    key = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator="\x1f")
-    codes = frame.select(key.cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1))
-    array = codes.to_series().to_numpy()
-    return array, int(array.max(initial=-1)) + 1
+class Columns:
+    """The prepared frame's columns as contiguous numpy arrays, each converted once.
+
+    Works column by column: a ``select`` over the whole frame, whose columns are chunked
+    differently, would first re-align (copy) every column of it.
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self._cache: dict[object, tuple[np.ndarray, int]] = {}
+
+    def _of(self, columns: list[str], expr: pl.Expr) -> np.ndarray:
+        """``expr`` over just ``columns``, as one contiguous array."""
+        part = pl.DataFrame([self.frame.get_column(c) for c in columns])
+        return part.select(expr).to_series().rechunk().to_numpy()
+
+    def eff(self) -> np.ndarray:
+        return self._memo(EFF, lambda: (self._of([EFF], pl.col(EFF)), 0))[0]
+
+    def ints(self, column: str) -> np.ndarray:
+        expr = pl.col(column).fill_null(0).cast(pl.Int64)
+        return self._memo(("int", column), lambda: (self._of([column], expr), 0))[0]
+
+    def label_at(self) -> np.ndarray:
+        expr = pl.col(LABEL_AT).fill_null(-1)
+        return self._memo(LABEL_AT, lambda: (self._of([LABEL_AT], expr), 0))[0]
+
+    def mask(self, flt: Filter | None) -> np.ndarray:
+        """Rows that contribute and pass the filter."""
+        used = [CONTRIB] if flt is None else [CONTRIB, flt.column]
+        return self._memo(("mask", flt), lambda: (self._of(used, _mask(flt)), 0))[0]
+
+    def codes(self, columns: tuple[str, ...]) -> tuple[np.ndarray, int]:
+        """Small integer codes of a key (one column or a pair), -1 where any part is null."""
+        return self._memo(("codes", columns), lambda: self._encode([columns])[0])
+
+    def encode(self, keys: list[tuple[str, ...]]) -> None:
+        """Code several keys at once (Polars codes the columns in parallel)."""
+        todo = [key for key in dict.fromkeys(keys) if ("codes", key) not in self._cache]
+        for key, coded in zip(todo, self._encode(todo), strict=True):
+            self._cache[("codes", key)] = coded
+
+    def _encode(self, keys: list[tuple[str, ...]]) -> list[tuple[np.ndarray, int]]:
+        exprs = []
+        for i, columns in enumerate(keys):
+            parts = [pl.col(c).cast(pl.String) for c in columns]
+            key = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator="\x1f")
+            code = key.cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1)
+            exprs.append(code.alias(f"k{i}"))
+        used = list(dict.fromkeys(c for columns in keys for c in columns))
+        part = pl.DataFrame([self.frame.get_column(c) for c in used])
+        coded = part.select(exprs) if exprs else pl.DataFrame()
+        out = []
+        for name in coded.columns:
+            array = coded[name].rechunk().to_numpy()
+            out.append((array, int(array.max(initial=-1)) + 1))
+        return out
+
+    def _memo(
+        self, key: object, make: Callable[[], tuple[np.ndarray, int]]
+    ) -> tuple[np.ndarray, int]:
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = make()
+        return found
 
 
-def _mask(frame: pl.DataFrame, flt: Filter | None) -> np.ndarray:
+def _mask(flt: Filter | None) -> pl.Expr:
     mask = pl.col(CONTRIB)
     if flt is not None:
         col, value = pl.col(flt.column), pl.lit(flt.value)
@@ -51,7 +109,7 @@ def _mask(frame: pl.DataFrame, flt: Filter | None) -> np.ndarray:
             ">=": col >= value,
         }[flt.op]
         mask = mask & cond.fill_null(False)
-    return frame.select(mask).to_series().to_numpy()
+    return mask
 
 
 def _series(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
@@ -62,38 +120,43 @@ def _series(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
 class _Sorted:
     """An entity's rows in (code, eff) order, and the way back to processing order."""
 
-    frame: pl.DataFrame
+    cols: Columns
     order: np.ndarray
     keys: np.ndarray  # key codes in processing order (-1: null key)
     code: np.ndarray  # the same, sorted
     eff: np.ndarray  # effective times, sorted
+    gathered: dict[object, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, frame: pl.DataFrame, columns: tuple[str, ...]) -> _Sorted:
-        codes, n_codes = _codes(frame, columns)
+    def of(cls, cols: Columns, columns: tuple[str, ...]) -> _Sorted:
+        codes, n_codes = cols.codes(columns)
         order = k.counting_order(codes, n_codes)
-        eff = frame[EFF].to_numpy()
-        return cls(frame, order, codes, codes[order], eff[order])
+        return cls(cols, order, codes, codes[order], cols.eff()[order])
 
-    def take(self, values: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(values[self.order])
+    def sorted(self, key: object, values: np.ndarray) -> np.ndarray:
+        """``values`` in this entity's order (each ``key`` gathered once)."""
+        found = self.gathered.get(key)
+        if found is None:
+            found = self.gathered[key] = np.ascontiguousarray(values[self.order])
+        return found
 
     def back(self, values: np.ndarray) -> np.ndarray:
+        """Sorted ``values`` back in processing order."""
         out = np.empty_like(values)
         out[self.order] = values
         return out
 
     def amount(self, column: str | None) -> np.ndarray:
         if column is None:
-            return np.zeros(self.order.size, np.int64)
-        return self.take(self.frame[column].fill_null(0).cast(pl.Int64).to_numpy())
+            return self.sorted("zeros", np.zeros(self.order.size, np.int64))
+        return self.sorted(("int", column), self.cols.ints(column))
 
 
 def entity_features(
-    frame: pl.DataFrame, columns: tuple[str, ...], features: list[Feature]
+    cols: Columns, columns: tuple[str, ...], features: list[Feature]
 ) -> dict[str, pl.Series]:
     """Every feature of one entity, in processing order."""
-    rows = _Sorted.of(frame, columns)
+    rows = _Sorted.of(cols, columns)
     present = rows.keys >= 0
     out: dict[str, pl.Series] = {}
     views: dict[tuple[int, Filter | None, str | None], list[Feature]] = {}
@@ -109,6 +172,12 @@ def entity_features(
     return out
 
 
+_INT_AGGS = {"count": k.COUNT, "sum": k.SUM, "distinct": k.DISTINCT, "new_value": k.NEW}
+_INT_AGGS |= {"min": k.MIN, "max": k.MAX}
+_FLOAT_AGGS = {"mean": k.MEAN, "std": k.STD, "zscore": k.ZSCORE, "ratio": k.RATIO}
+_FLOAT_AGGS |= {"time_since_last": k.SINCE}
+
+
 def _sliding(
     rows: _Sorted,
     width: int,
@@ -117,107 +186,48 @@ def _sliding(
     features: list[Feature],
     present: np.ndarray,
 ) -> dict[str, pl.Series]:
-    aggs = {f.agg for f in features}
     numeric = next((f.column for f in features if f.column and value_column is None), None)
+    ints = [f for f in features if f.agg in _INT_AGGS]
+    reals = [f for f in features if f.agg in _FLOAT_AGGS]
     size = rows.order.size
-    n = np.empty(size, np.int64)
-    s = np.empty(size, np.int64)
-    var = np.empty(size if aggs & {"std", "zscore"} else 0, np.float64)
-    low = np.empty(size if "min" in aggs else 0, np.int64)
-    high = np.empty(size if "max" in aggs else 0, np.int64)
-    last = np.empty(size if "time_since_last" in aggs else 0, np.int64)
-    distinct = np.empty(size if "distinct" in aggs else 0, np.int64)
-    seen = np.empty(size if "new_value" in aggs else 0, np.int64)
+    out_int = np.empty((len(ints), size), np.int64)
+    out_float = np.empty((len(reals), size), np.float64)
     values, n_values = (_EMPTY_I, 0)
     if value_column is not None:
-        codes, n_values = _codes(rows.frame, (value_column,))
-        values = rows.take(codes)
+        codes, n_values = rows.cols.codes((value_column,))
+        values = rows.sorted(("codes", value_column), codes)
     k.sliding(
         rows.code,
         rows.eff,
-        rows.take(_mask(rows.frame, flt)),
+        rows.sorted(("mask", flt), rows.cols.mask(flt)),
         rows.amount(numeric),
         values,
         n_values,
         width,
-        n,
-        s,
-        var if var.size else _EMPTY_F,
-        low,
-        high,
-        last,
-        distinct,
-        seen,
-    )
-    stats = _Stats(
-        n=rows.back(n),
-        s=rows.back(s),
-        var=rows.back(var) if var.size else var,
-        x=rows.frame[numeric].fill_null(0).cast(pl.Int64).to_numpy() if numeric else None,
-        present=present,
+        np.array([_INT_AGGS[f.agg] for f in ints], np.int64),
+        out_int,
+        np.array([_FLOAT_AGGS[f.agg] for f in reals], np.int64),
+        out_float,
     )
     out: dict[str, pl.Series] = {}
-    for f in features:
-        if f.agg == "min":
-            out[f.name] = _series(f.name, rows.back(low), present & (stats.n > 0))
-        elif f.agg == "max":
-            out[f.name] = _series(f.name, rows.back(high), present & (stats.n > 0))
-        elif f.agg == "time_since_last":
-            latest = rows.back(last)
-            gap = (rows.frame[EFF].to_numpy() - latest) / 1_000_000
-            out[f.name] = _series(f.name, gap, present & (latest >= 0))
-        elif f.agg == "distinct":
-            out[f.name] = _series(f.name, rows.back(distinct), present)
-        elif f.agg == "new_value":
-            own = rows.back(seen)
-            out[f.name] = _series(f.name, (own == 0).astype(np.int64), present & (own >= 0))
-        else:
-            out[f.name] = stats.feature(f)
+    for r, f in enumerate(ints):
+        value = rows.back(out_int[r])
+        out[f.name] = _series(f.name, value, present & (value != k.NULL))
+    for r, f in enumerate(reals):
+        real = rows.back(out_float[r])
+        out[f.name] = _series(f.name, real, present & ~np.isnan(real))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Stats:
-    """Window count, sum and variance in processing order, and the current amounts."""
-
-    n: np.ndarray
-    s: np.ndarray
-    var: np.ndarray
-    x: np.ndarray | None
-    present: np.ndarray
-
-    def feature(self, f: Feature) -> pl.Series:
-        n, s, ok = self.n, self.s, self.present
-        if f.agg == "count":
-            return _series(f.name, n, ok)
-        if f.agg == "sum":
-            return _series(f.name, s, ok)
-        filled = ok & (n > 0)
-        mean = s.astype(np.float64) / np.where(n > 0, n, 1).astype(np.float64)
-        if f.agg == "mean":
-            return _series(f.name, mean, filled)
-        assert self.x is not None
-        x = self.x.astype(np.float64)
-        if f.agg == "ratio":
-            usable = filled & (s != 0)
-            return _series(f.name, x / np.where(usable, mean, 1.0), usable)
-        std = np.sqrt(np.where(filled, self.var, 0.0))
-        if f.agg == "std":
-            return _series(f.name, std, filled)
-        assert f.agg == "zscore", f.agg
-        usable = ok & (n > 1) & (np.where(filled, self.var, 0.0) > 0)
-        return _series(f.name, (x - mean) / np.where(usable, std, 1.0), usable)
 
 
 def _bucketed(rows: _Sorted, f: Feature, present: np.ndarray) -> pl.Series:
     assert f.window is not None
     assert f.bucket is not None
     size, span = _us(f.bucket), f.window // f.bucket
-    mask = _mask(rows.frame, f.filter)
+    mask = rows.cols.mask(f.filter)
     weight = mask.astype(np.int64)
     if f.agg == "sum":
         assert f.column is not None
-        weight *= rows.frame[f.column].fill_null(0).cast(pl.Int64).to_numpy()
+        weight = weight * rows.cols.ints(f.column)
     total = np.empty(rows.order.size, np.int64)
     labels = np.empty(rows.order.size if f.agg == "label_rate" else 0, np.int64)
     label_code, label_bucket = _EMPTY_I, _EMPTY_I
@@ -226,7 +236,7 @@ def _bucketed(rows: _Sorted, f: Feature, present: np.ndarray) -> pl.Series:
     k.bucketed(
         rows.code,
         rows.eff // size,
-        rows.take(weight),
+        np.ascontiguousarray(weight[rows.order]),
         span,
         label_code,
         label_bucket,
@@ -242,7 +252,7 @@ def _bucketed(rows: _Sorted, f: Feature, present: np.ndarray) -> pl.Series:
 
 def _labels(rows: _Sorted, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Codes and label buckets of the entity's counted fraud labels, sorted by both."""
-    label_at = rows.frame[LABEL_AT].fill_null(-1).to_numpy()
+    label_at = rows.cols.label_at()
     code = rows.keys
     keep = mask & (label_at >= 0) & (code >= 0)
     label_code, label_bucket = code[keep], label_at[keep] // size

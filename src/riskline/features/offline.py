@@ -17,10 +17,11 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from riskline.events import REQUIRED_COLUMNS, conform
-from riskline.features._passes import CONTRIB, EFF, LABEL_AT, entity_features
+from riskline.features._passes import CONTRIB, EFF, LABEL_AT, Columns, entity_features
 from riskline.features.spec import Feature, FeatureSet
 
 Order = Literal["ts", "arrival"]
+_CODED = {"distinct", "new_value"}  # aggregations over a column's integer codes
 _US = 1_000_000
 
 
@@ -89,12 +90,18 @@ def feature_columns(fs: FeatureSet, frame: pl.DataFrame) -> dict[str, pl.Series]
     parts: dict[str, pl.Series] = {}
     by_entity: dict[tuple[str, ...], list[Feature]] = {}
     for f in fs.features:
-        if f.entity is None:
-            parts[f.name] = frame.select(_row_level(f)).to_series()
+        if f.entity is None:  # over its own columns only (see ``Columns``)
+            own = pl.DataFrame([frame.get_column(c) for c in sorted(f.columns)])
+            parts[f.name] = own.select(_row_level(f)).to_series()
         else:
             by_entity.setdefault(f.entity.columns, []).append(f)
+    cols = Columns(frame)
+    values = [
+        (f.column,) for group in by_entity.values() for f in group if f.agg in _CODED and f.column
+    ]
+    cols.encode([*by_entity, *values])
     for columns, features in by_entity.items():
-        parts.update(entity_features(frame, columns, features))
+        parts.update(entity_features(cols, columns, features))
     return parts
 
 
@@ -122,7 +129,9 @@ def backfill(
         whole = compute_offline(fs, scan.collect())
         whole.write_parquet(target, compression="zstd")
         return whole.height
+    needed = fs.columns | {EFF, CONTRIB, LABEL_AT}
     frame = prepare(fs, narrow, "ts").collect()
+    frame = frame.select([c for c in frame.columns if c in needed])
     parts = feature_columns(fs, frame)
     rows = frame.height
     del frame
