@@ -6,11 +6,18 @@ would only fsync at checkpoints: safe against a killed process, not against the 
 losing power, which breaks "durable before the response".) Group commit pays one fsync per
 batch, not per record. Triggers refuse ``UPDATE`` and ``DELETE``; ``verify`` catches
 anyone who drops them.
+
+Checkpoints (copying the log into the database file) run every few seconds in a background
+thread of their own, ``PASSIVE``, so they never stall a commit: run by the committing
+connection, a checkpoint of a large log held every waiting request for tens of milliseconds
+(bench/serve.py).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -44,6 +51,9 @@ _TIMEOUT_S = 30.0  # wait this long for another process's write lock
 # ~2 KB bodies fit one per 4 KiB page (half of it wasted); 2 KiB pages with overflow pack them
 # tightly, and each commit rewrites fewer bytes of the randomly hit transaction_id index.
 _PAGE_SIZE = 2048
+_WAL_LIMIT_PAGES = 262_144
+_CHECKPOINT_EVERY_S = 10.0
+_log = logging.getLogger("riskline.decisions")
 
 
 def open_sqlite(path: Path) -> GroupCommitLog:
@@ -58,7 +68,8 @@ def open_sqlite(path: Path) -> GroupCommitLog:
                     f"{str(path)!r} cannot use WAL mode (got {mode!r}); put it on a local disk."
                 )
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA wal_autocheckpoint=16384")  # pages: fewer checkpoint fsyncs
+            # A safety net only: the checkpointer thread keeps the log far below this.
+            conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_LIMIT_PAGES}")
             conn.execute("PRAGMA cache_size=-65536")  # KiB: keeps both unique indexes hot
             conn.executescript(_DDL)
         except BaseException:
@@ -69,7 +80,7 @@ def open_sqlite(path: Path) -> GroupCommitLog:
             f"cannot open the decision log at {str(path)!r}: {exc}. "
             "The folder must exist and be writable."
         ) from exc
-    return GroupCommitLog.start(_SqliteWriter(conn), _SqliteReader(path))
+    return GroupCommitLog.start(_SqliteWriter(conn, _Checkpointer(path)), _SqliteReader(path))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -80,9 +91,35 @@ def _one(cursor: sqlite3.Cursor) -> Row | None:
     return cast(Row | None, cursor.fetchone())
 
 
+class _Checkpointer:
+    """A thread with its own connection running ``PRAGMA wal_checkpoint(PASSIVE)`` every
+    ``_CHECKPOINT_EVERY_S`` seconds (it never waits for, nor blocks, the writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = _connect(path)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="decision-log-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_CHECKPOINT_EVERY_S):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the next round tries again; commits are unaffected
+                _log.warning("decision log checkpoint failed: %s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
 class _SqliteWriter:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: _Checkpointer) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
 
     def begin(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -112,6 +149,7 @@ class _SqliteWriter:
             self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
+        self._checkpointer.close()
         self._conn.close()
 
 

@@ -10,6 +10,7 @@ rebuilds the state from what was seen.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
@@ -49,22 +50,33 @@ class EmbeddedStore:
     """State in memory; with ``path``, every event is journaled first and replayed on bind.
 
     The journal is flushed to the operating system after each event (a killed process loses
-    nothing); ``fsync`` runs on ``close`` and every ``fsync_every`` events.
+    nothing); a background thread ``fsync``s it every ``fsync_every_s`` seconds (so a power
+    cut loses at most that much feature state, never a decision: those are in the decision
+    log), and ``close`` does once more.
     """
 
-    def __init__(self, path: Path | None = None, *, fsync_every: int = 10_000) -> None:
+    def __init__(self, path: Path | None = None, *, fsync_every_s: float = 1.0) -> None:
         self._path = path
-        self._fsync_every = fsync_every
+        self._fsync_every_s = fsync_every_s
         self._journal: IO[bytes] | None = None
-        self._pending = 0
         self._state: LocalState | None = None
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
 
     def open(self) -> EmbeddedStore:
         """Start appending to the journal (its records are replayed by ``bind``)."""
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._journal = self._path.open("ab")
+            self._syncer = threading.Thread(
+                target=self._sync, args=(self._journal.fileno(),), name="journal-fsync", daemon=True
+            )
+            self._syncer.start()
         return self
+
+    def _sync(self, fd: int) -> None:
+        while not self._stop.wait(self._fsync_every_s):
+            os.fsync(fd)
 
     def bind(self, plan: Plan) -> LocalState:
         """The compiled state for ``plan``, rebuilt from the journal (once per store)."""
@@ -90,15 +102,15 @@ class EmbeddedStore:
             return
         journal.write(orjson.dumps(record) + b"\n")
         journal.flush()
-        self._pending += 1
-        if self._pending >= self._fsync_every:
-            os.fsync(journal.fileno())
-            self._pending = 0
 
     def ping(self) -> bool:
         return True
 
     def close(self) -> None:
+        self._stop.set()
+        if self._syncer is not None:
+            self._syncer.join()
+            self._syncer = None
         if self._journal is not None:
             self._journal.flush()
             os.fsync(self._journal.fileno())
