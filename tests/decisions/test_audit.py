@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskline.decisions import (
     DecisionLog,
@@ -157,3 +160,39 @@ def test_verify_reports_an_intact_chain(log: DecisionLog, registry: Registry) ->
     log_decisions(log, V1, "fraud-v1", 3)
     report = verify(log)
     assert (report.ok, report.checked, report.head_seq) == (True, 3, 3)
+
+
+_FEATURE = st.one_of(st.none(), st.integers(0, 10**6), st.floats(-1e6, 1e6, allow_nan=False))
+
+
+@given(
+    rows=st.lists(st.fixed_dictionaries(dict.fromkeys(VELOCITY, _FEATURE)), min_size=1, max_size=8)
+)
+@settings(max_examples=30, deadline=None)
+def test_any_logged_decision_replays_to_its_score_after_the_champion_changed(
+    rows: list[dict[str, float | int | None]],
+) -> None:
+    """Property: whatever the features, replay rebuilds the logged score bit for bit from
+    the logged features and the logged version, though another version is now champion."""
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        with (
+            Registry.open(f"sqlite:///{home / 'registry.db'}", home / "artifacts") as registry,
+            open_decision_log(f"sqlite:///{home / 'decisions.db'}") as log,
+        ):
+            v1 = register(registry, V1)
+            registry.promote(v1, "bob", "first")
+            for i, x in enumerate(rows):
+                event = PaymentAttempt(f"t{i}", AT + timedelta(seconds=i), 100, card_token="k")
+                scored = score_rows(V1, [x], 0.1, 3)[0]
+                policy = Policy(Thresholds(0.1, 0.6))
+                d = decide(
+                    event, x, scored, v1, FRAUD_RULES, policy,
+                    decision_id=f"d{i}", decided_at=AT, latency_ms=0.1,
+                )  # fmt: skip
+                log.append(d.to_record("fraud", {}))
+            registry.promote(register(registry, V2), "bob", "better")
+            for i in range(len(rows)):
+                result = replay(log, registry, LinearModel.from_bytes, f"d{i}")
+                assert result.model_version == v1
+                assert result.replayed_score == result.logged_score
