@@ -253,7 +253,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=1000.0)
-    p.add_argument("--steps", default="400,600,800,1000,1200,1500,2000,3000")
+    p.add_argument("--steps", default="400,600,800,1000,1100,1200,1300,1500,2000")
     p.add_argument("--step-seconds", type=float, default=10.0)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
