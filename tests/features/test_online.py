@@ -137,3 +137,12 @@ def test_one_embedded_store_serves_one_feature_set() -> None:
     other = FeatureSet("other", (Feature("count", CARD, timedelta(hours=1)),))
     with pytest.raises(InvalidFeatureError, match="open a store per feature set"):
         OnlineEngine(other, store)
+
+
+def test_a_journal_from_an_older_format_is_a_clear_error(tmp_path: Path) -> None:
+    journal = tmp_path / "state.journal"
+    journal.write_bytes(b'["e","t1",1,300000000,7776000000000,[],[]]\n')
+    store = EmbeddedStore(journal).open()
+    with pytest.raises(StoreUnavailableError, match="older riskline"):
+        OnlineEngine(FRAUD_FEATURES, store)
+    store.close()

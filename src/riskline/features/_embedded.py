@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from riskline.errors import InvalidFeatureError
+from riskline.errors import InvalidFeatureError, StoreUnavailableError
 from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
@@ -119,7 +119,7 @@ class EmbeddedStore:
 
 
 def _replay(path: Path, state: LocalState) -> None:
-    columns: list[str] = list(state.columns)
+    columns: list[str] | None = None
     with path.open("rb") as journal:
         for line in journal:
             if not line.endswith(b"\n"):
@@ -128,6 +128,11 @@ def _replay(path: Path, state: LocalState) -> None:
             if record[0] == "c":
                 columns = record[1]
                 continue
+            if columns is None:
+                raise StoreUnavailableError(
+                    f"the online store journal {str(path)!r} was written by an older riskline "
+                    "(no column header); move it aside and replay your events to rebuild it."
+                )
             raw = dict(zip(columns, record[-1], strict=True))
             values = [raw.get(c) for c in state.columns]
             if record[0] == "e":
