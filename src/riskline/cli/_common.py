@@ -75,8 +75,7 @@ def parse_day(option: str, value: str) -> date:
 
 
 def load_events(path: Path) -> pl.DataFrame:
-    if not path.is_file():
-        fail(f"--events {str(path)!r} is not a file.")
+    scan_events(path)
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.ComputeError, OSError) as exc:

@@ -24,6 +24,7 @@ from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
 from riskline.features.spec import Feature, Filter
+from riskline.features.store import Admission
 
 Value = int | float | None
 Raw = Any  # a column's value as the event has it: str, int or None
@@ -151,8 +152,7 @@ class LocalState:
         index = self._index = {c: i for i, c in enumerate(self.columns)}
         self._numeric = [c in _NUMERIC for c in self.columns]
         self._codes: dict[Raw, int] = {}
-        self._mark = -(2**62)
-        self._seen: dict[str, int] = {}
+        self._admission = Admission()
         self._groups = plan.sliding
         self._buckets = plan.buckets
         self._s_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.sliding]
@@ -291,15 +291,7 @@ class LocalState:
         """Decide the event's effective time and whether it counts; read its features (into
         ``into``, when given), then add it."""
         plan = self.plan
-        mark = self._mark
-        eff = ts_us if ts_us > mark else mark
-        late = mark - ts_us > plan.lateness_us
-        if eff > mark:
-            self._mark = eff
-        seen = self._seen.get(txid)
-        duplicate = seen is not None and eff - seen <= plan.dedup_us
-        self._seen[txid] = eff
-        counted = not (late or duplicate)
+        eff, counted = self._admission.admit(txid, ts_us, plan.lateness_us, plan.dedup_us)
         codes = self._encode(values)
         self._slots(codes, self._s_keys, self._s_slots, self._s)
         self._slots(codes, self._b_keys, self._b_slots, self._b)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from riskline.features.store import (
+    Admission,
     Exchange,
     LabelRequest,
     Payload,
@@ -36,8 +37,7 @@ class MemoryStore:
     and a stand-in for a remote store in tests. Keeps nothing on disk."""
 
     def __init__(self) -> None:
-        self._mark = -(2**62)
-        self._seen: dict[str, int] = {}
+        self._admission = Admission()
         self._windows: dict[str, _Window] = {}
         self._buckets: dict[str, dict[int, list[int]]] = {}
 
@@ -48,16 +48,9 @@ class MemoryStore:
         return self._apply(request)
 
     def _apply(self, request: Exchange) -> Snapshot:
-        ts = request.ts_us
-        mark = self._mark
-        eff = ts if ts > mark else mark
-        late = mark - ts > request.lateness_us
-        if eff > mark:
-            self._mark = eff
-        seen = self._seen.get(request.transaction_id)
-        duplicate = seen is not None and eff - seen <= request.dedup_us
-        self._seen[request.transaction_id] = eff
-        counted = not (late or duplicate)
+        eff, counted = self._admission.admit(
+            request.transaction_id, request.ts_us, request.lateness_us, request.dedup_us
+        )
         windows = []
         for s in request.sliding:
             window = self._windows.get(s.key)

@@ -58,6 +58,29 @@ class LabelRequest:
     slot: int
 
 
+class Admission:
+    """The stream rules every store applies to an arriving event (see ``spec``): its
+    effective time ``max(ts, watermark)``, and whether it counts (not too late, not a
+    duplicate id within the dedup horizon)."""
+
+    __slots__ = ("mark", "seen")
+
+    def __init__(self) -> None:
+        self.mark = -(2**62)
+        self.seen: dict[str, int] = {}
+
+    def admit(self, txid: str, ts_us: int, lateness_us: int, dedup_us: int) -> tuple[int, bool]:
+        mark = self.mark
+        eff = ts_us if ts_us > mark else mark
+        late = mark - ts_us > lateness_us
+        if eff > mark:
+            self.mark = eff
+        seen = self.seen.get(txid)
+        duplicate = seen is not None and eff - seen <= dedup_us
+        self.seen[txid] = eff
+        return eff, not (late or duplicate)
+
+
 class StateStore(Protocol):
     def exchange(self, request: Exchange) -> Snapshot: ...
 
