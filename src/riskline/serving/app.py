@@ -103,6 +103,7 @@ def create_app(
         description="Score payment attempts within a latency budget; every decision is logged.",
     )
     app.add_middleware(Gate, keys=settings.keys, metrics=metrics, max_body=settings.max_body_bytes)
+    app.state.metrics = metrics
 
     def service_of(request: Request) -> Service:
         svc: Service = request.app.state.service
@@ -228,12 +229,15 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 1_000_000_000)
+    app = create_app(settings, loader)
+    keys, metrics, limit = settings.keys, app.state.metrics, settings.max_body_bytes
     uvicorn.run(
-        create_app(settings, loader),
+        Gate(app, keys, metrics, limit, fast_only=True),
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # not behind a proxy by default; client addresses are not logged
         http="httptools" if _has("httptools") else "h11",
         loop="uvloop" if _has("uvloop") else "asyncio",
     )

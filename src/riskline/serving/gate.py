@@ -34,16 +34,32 @@ def permission_for(method: str, path: str) -> Permission | None:
 
 class Gate:
     """Refuses a request without a key (401), with a key whose role may not (403), or with a
-    declared body larger than ``max_body`` bytes (413)."""
+    declared body larger than ``max_body`` bytes (413); answers POST /v1/fraud/score itself.
 
-    def __init__(self, app: ASGIApp, keys: KeyRing, metrics: Metrics, max_body: int) -> None:
+    Inside the app it guards every route. ``fast_only`` makes an outermost copy, around the
+    whole app, that takes only POST /v1/fraud/score (same checks) and passes everything else
+    through untouched: scoring then skips the framework's middleware stack.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyRing,
+        metrics: Metrics,
+        max_body: int,
+        *,
+        fast_only: bool = False,
+    ) -> None:
         self.app = app
         self.keys = keys
         self.metrics = metrics
         self.max_body = max_body
+        self.fast_only = fast_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.fast_only and (scope["path"] != fastpath.PATH or scope["method"] != "POST")
+        ):
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
@@ -73,6 +89,7 @@ class Gate:
                 )
                 return
             if need == "score" and path == fastpath.PATH:
+                scope.setdefault("app", self.app)  # outermost: the app holding the service
                 await fastpath.score(scope, receive, send, self.metrics, self.max_body)
                 return
         await self.app(scope, receive, send)
