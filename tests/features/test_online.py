@@ -22,7 +22,7 @@ from riskline.features import (
     compute_offline,
     replay,
 )
-from riskline.features.check import attempts
+from riskline.features.check import attempts, check
 from riskline.fraud import FRAUD_FEATURES
 
 
@@ -146,3 +146,16 @@ def test_a_journal_from_an_older_format_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(StoreUnavailableError, match="older riskline"):
         OnlineEngine(FRAUD_FEATURES, store)
     store.close()
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        (Feature("value", column="amount_minor"),),  # row-level only: no state at all
+        (Feature("count", CARD, timedelta(hours=1)),),  # one key column, nothing else
+    ],
+)
+def test_the_smallest_feature_sets_agree_online_and_offline(features: tuple[Feature, ...]) -> None:
+    fs = FeatureSet("small", features)
+    report = check(fs, _events(1), OnlineEngine(fs, EmbeddedStore().open()))
+    assert report.total == 0

@@ -182,6 +182,8 @@ class OnlineEngine:
 
 def _getter(columns: tuple[str, ...]) -> Callable[[PaymentAttempt], tuple[object, ...]]:
     """``event -> (event.c for c in columns)``, at C speed."""
+    if not columns:  # a set of row-level features only
+        return lambda event: ()
     get = attrgetter(*columns)
     if len(columns) == 1:
         return lambda event: (get(event),)
