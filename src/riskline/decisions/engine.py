@@ -284,15 +284,41 @@ class ModelRunner:
         future = self._submit(rows, explain_at, top)
         if isinstance(future, str):
             return future
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
+        # One wake-up of the loop when the worker finishes, one timer: lighter than
+        # wait_for(wrap_future(...)), which chains two more futures per request.
+        future.add_done_callback(lambda done: _wake(loop, waiter, done))
+        timer = loop.call_later(max(timeout.total_seconds(), 0.0), _expire, waiter)
         try:
-            return await asyncio.wait_for(
-                asyncio.wrap_future(future), max(timeout.total_seconds(), 0.0)
-            )
-        except TimeoutError:
-            return "timeout"
-        except Exception:
-            return "model_error"
+            return await waiter
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         """Stop accepting work; does not wait for a hung model."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+Answer = list[Scored] | Fallback
+
+
+def _wake(
+    loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Answer], done: cf.Future[list[Scored]]
+) -> None:
+    """From the worker thread: hand the answer to the loop (unless it has shut down)."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(_settle, waiter, done)
+
+
+def _settle(waiter: asyncio.Future[Answer], done: cf.Future[list[Scored]]) -> None:
+    """The worker's answer, or ``model_error``; nothing once the deadline has answered."""
+    if waiter.done():
+        return
+    failed = done.cancelled() or done.exception() is not None
+    waiter.set_result("model_error" if failed else done.result())
+
+
+def _expire(waiter: asyncio.Future[Answer]) -> None:
+    if not waiter.done():
+        waiter.set_result("timeout")
