@@ -36,7 +36,7 @@ def test_reasons_name_the_planted_dominant_feature(fitted: TrainedModel) -> None
         "value_amount_minor": 1_234,
         "time_since_last_30d_by_card": 90.0,
     }
-    reasons = fitted.model.explain(row, top=3)
+    reasons = fitted.model.explain([row], top=3)[0]
     assert reasons[0].code == "count_5m_by_card"
     assert reasons[0].value == 6
     assert reasons[0].typical == 0.0
@@ -56,7 +56,7 @@ def test_reason_contributions_are_lightgbm_pred_contrib(fitted: TrainedModel) ->
     x = model.matrix([row])
     contrib = np.asarray(model.booster.predict(x, pred_contrib=True))[0]
     assert math.isclose(contrib.sum(), float(model.margin(x)[0]), rel_tol=1e-9)
-    by_code = {r.code: r.contribution for r in model.explain(row, top=3)}
+    by_code = {r.code: r.contribution for r in model.explain([row], top=3)[0]}
     assert math.isclose(by_code["count_5m_by_card"], contrib[0])
 
 

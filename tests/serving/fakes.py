@@ -51,9 +51,14 @@ class LinearModel:
     def score(self, rows: Sequence[Row]) -> list[float]:
         return [1.0 / (1.0 + math.exp(-(self.bias + sum(self._terms(r).values())))) for r in rows]
 
-    def explain(self, row: Row, top: int = 3) -> list[FakeReason]:
-        terms = sorted(self._terms(row).items(), key=lambda kv: -kv[1])[:top]
-        return [FakeReason(n, f"{n} is high", row.get(n), None, c) for n, c in terms if c > 0]
+    def explain(self, rows: Sequence[Row], top: int = 3) -> list[list[FakeReason]]:
+        out = []
+        for row in rows:
+            terms = sorted(self._terms(row).items(), key=lambda kv: -kv[1])[:top]
+            out.append(
+                [FakeReason(n, f"{n} is high", row.get(n), None, c) for n, c in terms if c > 0]
+            )
+        return out
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"version": self.version, "weights": self.weights, "bias": self.bias})

@@ -46,7 +46,9 @@ class Scorer(Protocol):
     @property
     def feature_names(self) -> tuple[str, ...]: ...
     def score(self, rows: Sequence[Row]) -> list[float]: ...
-    def explain(self, row: Row, top: int = 3) -> Sequence[ReasonLike]: ...
+    def explain(self, rows: Sequence[Row], top: int = 3) -> Sequence[Sequence[ReasonLike]]:
+        """The ``top`` reasons of each row, in one call (a batch can use every core)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,17 +227,16 @@ def score_rows(scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int)
     scores = scorer.score(rows)
     if len(scores) != len(rows):
         raise ValueError(f"model returned {len(scores)} scores for {len(rows)} rows.")
-    out = []
-    for row, s in zip(rows, scores, strict=True):
+    for s in scores:
         if not (isinstance(s, int | float) and math.isfinite(s) and 0.0 <= s <= 1.0):
             raise ValueError(f"model returned score {s!r}; expected a probability in [0, 1].")
-        reasons: tuple[Reason, ...] = ()
-        if s >= explain_at:
-            reasons = tuple(
-                Reason(r.code, r.text, r.value, "model") for r in scorer.explain(row, top)
-            )
-        out.append(Scored(float(s), reasons))
-    return out
+    flagged = [i for i, s in enumerate(scores) if s >= explain_at]
+    explained = scorer.explain([rows[i] for i in flagged], top) if flagged else []
+    reasons: dict[int, tuple[Reason, ...]] = {
+        i: tuple(Reason(r.code, r.text, r.value, "model") for r in why)
+        for i, why in zip(flagged, explained, strict=True)
+    }
+    return [Scored(float(s), reasons.get(i, ())) for i, s in enumerate(scores)]
 
 
 class ModelRunner:
