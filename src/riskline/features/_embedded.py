@@ -22,6 +22,7 @@ import orjson
 from riskline.errors import InvalidFeatureError, StoreUnavailableError
 from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
+from riskline.features._compute import passes
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
 from riskline.features.spec import Feature, Filter
 from riskline.features.store import Admission
@@ -327,7 +328,7 @@ class LocalState:
         self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value]
     ) -> tuple[int, bool]:
         if self.journal is not None:
-            self.journal(["e", txid, ts_us, list(values)])
+            self.journal(["e", txid, ts_us, values])
         return self.apply(txid, ts_us, values, into)
 
     def apply_label(self, at_us: int, values: Sequence[Raw]) -> None:
@@ -341,7 +342,7 @@ class LocalState:
                 continue
             for f, label_slot in self._labels[hi]:
                 flt = f.filter
-                if flt is not None and not _passes(flt, values[index[flt.column]]):
+                if flt is not None and not passes(flt, values[index[flt.column]]):
                     continue
                 bucket = at_us // group.bucket_us
                 b = self._b
@@ -350,7 +351,7 @@ class LocalState:
 
     def observe_label(self, at_us: int, values: Sequence[Raw]) -> None:
         if self.journal is not None:
-            self.journal(["l", at_us, list(values)])
+            self.journal(["l", at_us, values])
         self.apply_label(at_us, values)
 
 
@@ -390,20 +391,6 @@ def _getter(indices: list[int]) -> Callable[[list[Any]], Sequence[Any]]:
         only = indices[0]
         return lambda values: (values[only],)
     return itemgetter(*indices)
-
-
-def _passes(flt: Filter, value: Raw) -> bool:
-    if value is None:
-        return False
-    ops: dict[str, Callable[[Any, Any], bool]] = {
-        "==": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    return ops[flt.op](value, flt.value)
 
 
 def _columns(plan: Plan) -> tuple[str, ...]:

@@ -20,16 +20,12 @@ from riskline.features._kernels import (
     COUNT,
     DISTINCT,
     MAX,
-    MEAN,
     MIN,
     NEW,
     NULL,
-    RATIO,
-    SINCE,
-    STD,
     SUM,
     _mul,
-    _variance,
+    _real,
 )
 
 I64 = npt.NDArray[np.int64]
@@ -85,10 +81,10 @@ def _make_room(
     if hi + need <= end:
         return
     count = hi - lo
-    if count + need <= end - start:
+    size = _moving(meta, slot, need)
+    if size == 0:  # compacting is enough
         target = start
     else:
-        size = max(8, 2 * (end - start), 2 * (count + need))
         target = top[0]
         top[0] += size
         meta[slot, START], meta[slot, END] = target, target + size
@@ -382,11 +378,10 @@ def _emit(
         out_int[f] = smallest
     elif agg == MAX:
         out_int[f] = largest
-    elif agg == SINCE:
-        out_state[f] = IS_FLOAT
-        out_float[f] = (now - last) / 1_000_000
-    else:
-        _moment(agg, n, s, q_hi, q_lo, own, f, out_state, out_float)
+    else:  # a float: the offline kernel's own arithmetic
+        real = _real(agg, n, s, q_hi, q_lo, own, now, last)
+        out_state[f] = IS_NULL if np.isnan(real) else IS_FLOAT
+        out_float[f] = real
 
 
 @njit(cache=True)
@@ -397,37 +392,6 @@ def _distinct(picked: I64, n: int) -> int:  # pragma: no cover
         if values[k] != NULL and (k == 0 or values[k] != values[k - 1]):
             count += 1
     return count
-
-
-@njit(cache=True, inline="always")
-def _moment(
-    agg: int,
-    n: int,
-    s: int,
-    q_hi: np.uint64,
-    q_lo: np.uint64,
-    x: int,
-    f: int,
-    out_state: I8,
-    out_float: F64,
-) -> None:  # pragma: no cover
-    out_state[f] = IS_FLOAT
-    mean = float(s) / float(n)
-    if agg == MEAN:
-        out_float[f] = mean
-    elif agg == RATIO:
-        if s == 0:
-            out_state[f] = IS_NULL
-        else:
-            out_float[f] = float(x) / mean
-    else:
-        var = _variance(n, s, q_hi, q_lo)
-        if agg == STD:
-            out_float[f] = np.sqrt(var)
-        elif n > 1 and var > 0:
-            out_float[f] = (float(x) - mean) / np.sqrt(var)
-        else:
-            out_state[f] = IS_NULL
 
 
 @njit(cache=True, inline="always")

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from riskline.decisions import (
@@ -20,6 +20,7 @@ from riskline.decisions import (
     Scored,
     decide,
 )
+from riskline.decisions.engine import watch
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, OnlineEngine
@@ -141,7 +142,7 @@ class Service:
         ]
         loop = asyncio.get_running_loop()
         futures = [
-            _watch(loop, self.log.submit(d.to_record(self.settings.kind, request_json(e))))
+            watch(loop, self.log.submit(d.to_record(self.settings.kind, request_json(e))))
             for d, e in zip(decisions, events, strict=True)
         ]
         results = await _settle(futures)
@@ -314,32 +315,6 @@ async def _settle(futures: list[asyncio.Future[int]]) -> list[int | BaseExceptio
         except Exception as exc:
             return [exc]
     return await asyncio.gather(*futures, return_exceptions=True)
-
-
-def _watch(loop: asyncio.AbstractEventLoop, future: Future[int]) -> asyncio.Future[int]:
-    """An awaitable for a commit: one loop wake-up when the writer resolves it (lighter than
-    ``asyncio.wrap_future``, which chains state both ways)."""
-    waiter: asyncio.Future[int] = loop.create_future()
-
-    def wake(done: Future[int]) -> None:
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(_copy, waiter, done)
-
-    future.add_done_callback(wake)
-    return waiter
-
-
-def _copy(waiter: asyncio.Future[int], done: Future[int]) -> None:
-    if waiter.done():
-        return
-    if done.cancelled():
-        waiter.cancel()
-        return
-    error = done.exception()
-    if error is not None:
-        waiter.set_exception(error)
-    else:
-        waiter.set_result(done.result())
 
 
 def _since(started: float) -> timedelta:
