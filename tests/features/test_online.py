@@ -17,6 +17,7 @@ from riskline.features import (
     EmbeddedStore,
     Feature,
     FeatureSet,
+    FeatureVector,
     OnlineEngine,
     RedisStore,
     compute_offline,
@@ -159,3 +160,25 @@ def test_the_smallest_feature_sets_agree_online_and_offline(features: tuple[Feat
     fs = FeatureSet("small", features)
     report = check(fs, _events(1), OnlineEngine(fs, EmbeddedStore().open()))
     assert report.total == 0
+
+
+def test_a_batch_is_observed_exactly_as_its_events_one_by_one(tmp_path: Path) -> None:
+    events = list(attempts(_events()))
+    events[100:100] = events[40:60]  # retries of seen ids: scored, never counted twice
+    one_by_one = OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open())
+    expected = [one_by_one.observe(e) for e in events]
+    journal = tmp_path / "state.journal"
+    store = EmbeddedStore(journal).open()
+    batched = OnlineEngine(FRAUD_FEATURES, store)
+    got: list[FeatureVector] = []
+    sizes = iter([1, 7, 500, 64, 2_000] * 100)  # the arenas grow inside some batches
+    while len(got) < len(events):
+        got += batched.observe_many(events[len(got) : len(got) + next(sizes)])
+    assert [(v.values, v.counted, v.eff_us) for v in got] == [
+        (v.values, v.counted, v.eff_us) for v in expected
+    ]
+    assert sum(not v.counted for v in got) >= 20
+    store.close()  # the batches' journal rebuilds the same state
+    again = OnlineEngine(FRAUD_FEATURES, EmbeddedStore(journal).open())
+    probe = events[-1]
+    assert again.observe(probe).values == one_by_one.observe(probe).values

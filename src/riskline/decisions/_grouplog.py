@@ -80,11 +80,14 @@ class GroupCommitLog:
     def submit(self, record: DecisionRecord) -> Future[int]:
         return self._enqueue([encode(record)])[0]
 
+    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
+        return self._enqueue([encode(r) for r in records])
+
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
-        futures = self._enqueue([encode(r) for r in records])
+        futures = self.submit_many(list(records))
         errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Self
@@ -38,13 +38,18 @@ class InMemoryDecisionLog:
         self._closed = False
 
     def submit(self, record: DecisionRecord) -> Future[int]:
-        future: Future[int] = Future()
-        outcome = self._add([encode(record)])[0]
-        if isinstance(outcome, int):
-            future.set_result(outcome)
-        else:
-            future.set_exception(outcome)
-        return future
+        return self.submit_many([record])[0]
+
+    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
+        futures: list[Future[int]] = []
+        for outcome in self._add([encode(r) for r in records]):
+            future: Future[int] = Future()
+            if isinstance(outcome, int):
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)
+            futures.append(future)
+        return futures
 
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()

@@ -9,7 +9,7 @@ and its append raises ``DuplicateDecisionError`` carrying the committed record a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,13 @@ class DecisionLog(Protocol):
         The future fails with ``DuplicateDecisionError`` or ``DecisionLogUnavailableError``.
         Raises ``InvalidDecisionError`` (body not JSON) or ``DecisionLogUnavailableError``
         (closed) at once. From asyncio: ``await asyncio.wrap_future(log.submit(record))``.
+        """
+        ...
+
+    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
+        """Queue ``records`` in order, at once (one batch for the writer); one future each.
+
+        Raises as ``submit`` before queueing any of them if one body is not JSON.
         """
         ...
 

@@ -94,15 +94,16 @@ class EmbeddedStore:
             _replay(self._path, state)
         state.journal = self._write if self._journal is not None else None
         if state.journal is not None:
-            state.journal(["c", list(state.columns)])
+            state.journal([["c", list(state.columns)]])
         self._state = state
         return state
 
-    def _write(self, record: object) -> None:
+    def _write(self, records: list[object]) -> None:
+        """Append records (one line each) and hand them to the operating system at once."""
         journal = self._journal
         if journal is None:
             return
-        journal.write(orjson.dumps(record) + b"\n")
+        journal.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
         journal.flush()
 
     def ping(self) -> bool:
@@ -146,7 +147,7 @@ def _replay(path: Path, state: LocalState) -> None:
 class LocalState:
     """A feature set's windowed features over compiled arenas (see ``_online_kernels``)."""
 
-    def __init__(self, plan: Plan, journal: Callable[[object], None] | None) -> None:
+    def __init__(self, plan: Plan, journal: Callable[[list[object]], None] | None) -> None:
         self.plan = plan
         self.journal = journal
         self.columns = _columns(plan)
@@ -158,6 +159,8 @@ class LocalState:
         self._buckets = plan.buckets
         self._s_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.sliding]
         self._b_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.buckets]
+        self._s_key_cols = [[index[c] for c in g.keys] for g in plan.sliding]
+        self._b_key_cols = [[index[c] for c in g.keys] for g in plan.buckets]
         self._s_slots: list[dict[object, int]] = [{} for _ in plan.sliding]
         self._b_slots: list[dict[object, int]] = [{} for _ in plan.buckets]
         width = max((len(g.columns) for g in plan.sliding), default=0) or 1
@@ -193,6 +196,8 @@ class LocalState:
         self._float_names = [self.names[i] for i in real]
         self._int_of = _getter(integer)
         self._float_of = _getter(real)
+        self._int_at = np.array(integer, np.intp)
+        self._float_at = np.array(real, np.intp)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -224,6 +229,45 @@ class LocalState:
                 code = _NULL if value is None else codes.setdefault(value, len(codes))
             append(code)
         return out
+
+    def _encode_many(self, rows: Sequence[Sequence[Raw]]) -> np.ndarray:
+        """``_encode`` and ``_slots`` of many events at once, column by column: one row per
+        event of columns, sliding slots, bucket slots (the layout ``step_many`` reads)."""
+        codes = self._codes
+        cols: list[list[int]] = []
+        for j, numeric in enumerate(self._numeric):
+            values = [r[j] for r in rows]
+            if numeric:
+                cols.append([_NULL if v is None else int(v) for v in values])
+                continue
+            found = list(map(codes.get, values))
+            if None in found:
+                for i, code in enumerate(found):
+                    if code is None:
+                        v = values[i]
+                        found[i] = _NULL if v is None else codes.setdefault(v, len(codes))
+            cols.append(found)  # type: ignore[arg-type]  # no None is left
+        arenas = (
+            (self._s_key_cols, self._s_slots, self._s),
+            (self._b_key_cols, self._b_slots, self._b),
+        )
+        for key_cols, tables, arena in arenas:
+            for key_of, table in zip(key_cols, tables, strict=True):
+                parts = [cols[c] for c in key_of]
+                keys: list[Any] = parts[0] if len(parts) == 1 else list(zip(*parts, strict=True))
+                slots = list(map(table.get, keys))
+                if None in slots:
+                    for i, slot in enumerate(slots):
+                        if slot is None:
+                            key = keys[i]
+                            if key == _NULL or (type(key) is tuple and _NULL in key):
+                                slots[i] = -1
+                            elif (known := table.get(key)) is not None:  # new earlier here
+                                slots[i] = known
+                            else:
+                                slots[i] = table[key] = arena.new_slot()
+                cols.append(slots)  # type: ignore[arg-type]
+        return np.array(cols, np.int64).reshape(len(cols), len(rows)).T.copy()
 
     def _encode_one(self, column: int, value: Raw) -> int:
         known: list[Raw] = [None] * len(self.columns)
@@ -286,17 +330,23 @@ class LocalState:
                 slot = table[key] = arena.new_slot()
             append(slot)
 
-    def apply(
-        self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value] | None
-    ) -> tuple[int, bool]:
-        """Decide the event's effective time and whether it counts; read its features (into
-        ``into``, when given), then add it."""
+    def _prepare(self, txid: str, ts_us: int, values: Sequence[Raw]) -> tuple[int, bool, list[int]]:
+        """Admit the event (effective time, whether it counts) and encode it: its columns,
+        then its slot in each sliding group, then in each bucketed group."""
         plan = self.plan
         eff, counted = self._admission.admit(txid, ts_us, plan.lateness_us, plan.dedup_us)
         codes = self._encode(values)
         self._slots(codes, self._s_keys, self._s_slots, self._s)
         self._slots(codes, self._b_keys, self._b_slots, self._b)
-        row = np.array(codes, np.int64)  # columns, then sliding slots, then bucket slots
+        return eff, counted, codes
+
+    def apply(
+        self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value] | None
+    ) -> tuple[int, bool]:
+        """Decide the event's effective time and whether it counts; read its features (into
+        ``into``, when given), then add it."""
+        eff, counted, codes = self._prepare(txid, ts_us, values)
+        row = np.array(codes, np.int64)
         s, b = self._s, self._b
         while True:
             status = k.step(
@@ -307,13 +357,47 @@ class LocalState:
             )  # fmt: skip
             if status == k.OK:
                 break
-            if status & k.SLIDING_FULL:
-                s.grow()
-            if status & k.BUCKETS_FULL:
-                b.grow()
+            self._grow(status)
         if into is not None:
             self._read(into)
         return eff, counted
+
+    def apply_many(
+        self, events: Sequence[tuple[str, int, Sequence[Raw]]]
+    ) -> tuple[list[tuple[int, bool]], list[dict[str, Value]]]:
+        """``apply`` for several events in order, with one compiled call (a batch): each
+        event's admission and windowed features."""
+        plan, admit = self.plan, self._admission.admit
+        admitted = [admit(txid, ts, plan.lateness_us, plan.dedup_us) for txid, ts, _ in events]
+        rows = self._encode_many([values for _, _, values in events])
+        n, width = len(events), len(self.names)
+        nows = np.array([a[0] for a in admitted], np.int64)
+        counted = np.array([a[1] for a in admitted], np.bool_)
+        states = np.empty((n, width), np.int8)
+        ints = np.empty((n, width), np.int64)
+        floats = np.empty((n, width), np.float64)
+        s, b = self._s, self._b
+        done = 0
+        while done < n:
+            done, status = k.step_many(
+                done, nows, counted, rows, self._group_cols, self._horizons, self._program,
+                s.meta, s.top, s.times, s.rows,
+                self._shape, self._b_program, b.meta, b.top, b.times, b.rows,
+                states, ints, floats, self._out_nulls,
+            )  # fmt: skip
+            if status != k.OK:
+                self._grow(status)
+        values = ints.astype(object)  # Python ints, floats and None, as ``_read`` gives
+        values[:, self._float_at] = floats[:, self._float_at]
+        values[states == k.IS_NULL] = None
+        names = self.names
+        return admitted, [dict(zip(names, row, strict=True)) for row in values.tolist()]
+
+    def _grow(self, status: int) -> None:
+        if status & k.SLIDING_FULL:
+            self._s.grow()
+        if status & k.BUCKETS_FULL:
+            self._b.grow()
 
     def _read(self, into: dict[str, Value]) -> None:
         into.update(zip(self._int_names, self._int_of(self._out_int.tolist()), strict=True))
@@ -328,8 +412,16 @@ class LocalState:
         self, txid: str, ts_us: int, values: Sequence[Raw], into: dict[str, Value]
     ) -> tuple[int, bool]:
         if self.journal is not None:
-            self.journal(["e", txid, ts_us, values])
+            self.journal([["e", txid, ts_us, values]])
         return self.apply(txid, ts_us, values, into)
+
+    def observe_many(
+        self, events: Sequence[tuple[str, int, Sequence[Raw]]]
+    ) -> tuple[list[tuple[int, bool]], list[dict[str, Value]]]:
+        """``observe`` for several events in order: one journal write, one compiled call."""
+        if self.journal is not None:
+            self.journal([["e", txid, ts_us, values] for txid, ts_us, values in events])
+        return self.apply_many(events)
 
     def apply_label(self, at_us: int, values: Sequence[Raw]) -> None:
         codes = self._encode(values)
@@ -351,7 +443,7 @@ class LocalState:
 
     def observe_label(self, at_us: int, values: Sequence[Raw]) -> None:
         if self.journal is not None:
-            self.journal(["l", at_us, values])
+            self.journal([["l", at_us, values]])
         self.apply_label(at_us, values)
 
 

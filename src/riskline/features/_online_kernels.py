@@ -243,6 +243,44 @@ def step(
 
 
 @njit(cache=True)
+def step_many(
+    first: int,
+    nows: I64,
+    counted: npt.NDArray[np.bool_],
+    encoded: I64,
+    group_cols: I64,
+    horizons: I64,
+    program: I64,
+    s_meta: I64,
+    s_top: I64,
+    s_eff: I64,
+    s_data: I64,
+    b_shape: I64,
+    b_program: I64,
+    b_meta: I64,
+    b_top: I64,
+    b_id: I64,
+    b_cnt: I64,
+    out_state: I8,
+    out_int: I64,
+    out_float: F64,
+    out_nulls: I64,
+) -> tuple[int, int]:  # pragma: no cover
+    """``step`` for events ``first..`` in order (row ``i`` of ``encoded`` and of the 2-D
+    outputs is event ``i``). Returns ``(i, OK)`` when all are done, or the first event that
+    found an arena full and which: grow it and call again from ``i``."""
+    for i in range(first, nows.size):
+        status = step(
+            nows[i], counted[i], encoded[i], group_cols, horizons, program,
+            s_meta, s_top, s_eff, s_data, b_shape, b_program, b_meta, b_top, b_id, b_cnt,
+            out_state[i], out_int[i], out_float[i], out_nulls,
+        )  # fmt: skip
+        if status != OK:
+            return i, status
+    return nows.size, OK
+
+
+@njit(cache=True)
 def _bucket_at(meta: I64, slot: int, ids: I64, counts: I64, bucket: int) -> int:  # pragma: no cover
     """Index of the slot's entry for ``bucket``, inserted (zeroed, in order) if missing;
     there must be room for one more entry."""

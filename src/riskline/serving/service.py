@@ -280,7 +280,7 @@ class Service:
 def _observe_all(
     engine: OnlineEngine, events: list[PaymentAttempt]
 ) -> list[Mapping[str, float | int | None]]:
-    return [engine.observe(e).values for e in events]
+    return [v.values for v in engine.observe_many(events)]
 
 
 def _decide_one(
