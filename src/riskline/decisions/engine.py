@@ -19,7 +19,7 @@ from typing import Literal, Protocol, TypeVar
 from riskline.decisions._records import DecisionRecord
 from riskline.errors import ConfigError
 from riskline.events import PaymentAttempt
-from riskline.rules import FieldValue, RuleSet, Verdict, evaluate
+from riskline.rules import FieldValue, Outcome, RuleSet, Verdict, evaluate
 
 Fallback = Literal["timeout", "model_error", "low_confidence", "store_unavailable", "no_model"]
 Row = Mapping[str, float | int | None]
@@ -144,10 +144,7 @@ class Decision:
             "action": self.action,
             "score": self.score,
             "rule_score": self.rule_score,
-            "reasons": [
-                {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
-                for r in self.reasons
-            ],
+            "reasons": self.reasons_json(),
             "model_version": self.model_version,
             "rules_version": self.rules_version,
             "fallback": self.fallback,
@@ -159,6 +156,12 @@ class Decision:
             "latency_ms": self.latency_ms,
             "rules_fired": list(self.rules_fired),
         }
+
+    def reasons_json(self) -> list[dict[str, FieldValue]]:
+        return [
+            {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
+            for r in self.reasons
+        ]
 
     def to_record(self, kind: str, request: Mapping[str, object]) -> DecisionRecord:
         """The log record: the body plus the (tokenised) ``request`` it answered."""
@@ -178,13 +181,16 @@ def decide(
     decision_id: str,
     decided_at: datetime,
     latency_ms: float,
+    outcome: Outcome | None = None,
 ) -> Decision:
     """Turn the model's answer (or why there is none) and the rules into a Decision.
 
     The model decides by ``policy.thresholds`` unless ``model`` is a fallback reason or its
     score falls in the low-confidence band; then the rules decide and ``fallback`` says why.
+    ``outcome`` is ``evaluate(rules, event, features)`` when the caller has it already.
     """
-    outcome = evaluate(rules, event, features)
+    if outcome is None:
+        outcome = evaluate(rules, event, features)
     fallback: Fallback | None
     if isinstance(model, Scored):
         band = policy.low_confidence
@@ -278,24 +284,39 @@ class ModelRunner:
         except Exception:
             return "model_error"
 
+    def start(
+        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
+    ) -> asyncio.Future[list[Scored] | Fallback]:
+        """As ``run``, from the event loop: submits now (the caller can work meanwhile) and
+        returns a future of the answer, which never raises (the deadline makes it
+        ``"timeout"``, an error ``"model_error"``)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
+        future = self._submit(rows, explain_at, top)
+        if isinstance(future, str):
+            answer.set_result(future)
+            return answer
+        waiter = watch(loop, future)  # and one timer: lighter than wait_for(wrap_future())
+        timer = loop.call_later(max(timeout.total_seconds(), 0.0), _expire, waiter)
+
+        def settle(done: asyncio.Future[list[Scored]]) -> None:
+            timer.cancel()
+            if answer.cancelled():
+                return
+            error = done.exception()
+            if error is None:
+                answer.set_result(done.result())
+            else:
+                answer.set_result("timeout" if isinstance(error, _DeadlineError) else "model_error")
+
+        waiter.add_done_callback(settle)
+        return answer
+
     async def run_async(
         self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
     ) -> list[Scored] | Fallback:
         """As ``run``, awaiting the worker without blocking the event loop."""
-        future = self._submit(rows, explain_at, top)
-        if isinstance(future, str):
-            return future
-        loop = asyncio.get_running_loop()
-        waiter = watch(loop, future)  # and one timer: lighter than wait_for(wrap_future())
-        timer = loop.call_later(max(timeout.total_seconds(), 0.0), _expire, waiter)
-        try:
-            return await waiter
-        except _DeadlineError:
-            return "timeout"
-        except Exception:
-            return "model_error"
-        finally:
-            timer.cancel()
+        return await self.start(rows, explain_at, top, timeout)
 
     def close(self) -> None:
         """Stop accepting work; does not wait for a hung model."""
@@ -317,6 +338,44 @@ def watch(loop: asyncio.AbstractEventLoop, future: cf.Future[T]) -> asyncio.Futu
 
     future.add_done_callback(wake)
     return waiter
+
+
+def watch_all(
+    loop: asyncio.AbstractEventLoop, futures: Sequence[cf.Future[T]]
+) -> asyncio.Future[list[T | BaseException]]:
+    """One awaitable for many worker futures: each one's result or exception, in order,
+    with a single wake-up of the loop once the last resolves (a batch's commits)."""
+    waiter: asyncio.Future[list[T | BaseException]] = loop.create_future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_: cf.Future[T]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last and not loop.is_closed():
+            loop.call_soon_threadsafe(_collect, waiter, futures)
+
+    if not futures:
+        waiter.set_result([])
+    for future in futures:
+        future.add_done_callback(one_done)
+    return waiter
+
+
+def _collect(
+    waiter: asyncio.Future[list[T | BaseException]], futures: Sequence[cf.Future[T]]
+) -> None:
+    if waiter.done():
+        return
+    out: list[T | BaseException] = []
+    for done in futures:
+        if done.cancelled():
+            out.append(RuntimeError("the worker's future was cancelled"))
+        else:
+            error = done.exception()
+            out.append(done.result() if error is None else error)
+    waiter.set_result(out)
 
 
 def _copy(waiter: asyncio.Future[T], done: cf.Future[T]) -> None:

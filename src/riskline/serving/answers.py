@@ -8,7 +8,7 @@ import random
 from collections.abc import Mapping
 from datetime import datetime
 
-from riskline.decisions import StoredDecision
+from riskline.decisions import Decision, StoredDecision
 from riskline.errors import InvalidRequestError
 from riskline.events import PaymentAttempt
 
@@ -21,13 +21,16 @@ def new_id() -> str:
     return f"{_ids.getrandbits(128):032x}"
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(PaymentAttempt))
+
+
 def request_json(event: PaymentAttempt) -> dict[str, object]:
     """The logged request: the attempt's set fields, times as RFC 3339 (tokens only)."""
     out: dict[str, object] = {}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
+    for name in _FIELDS:
+        value = getattr(event, name)
         if value is not None:
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
 
@@ -52,6 +55,22 @@ def answer_from_body(decision_id: str, txid: str, body: Mapping[str, object]) ->
         "rules_version": body["rules_version"],
         "fallback": body["fallback"],
         "latency_ms": body["latency_ms"],
+        "duplicate": False,
+    }
+
+
+def answer_of(decision: Decision, latency_ms: float) -> Answer:
+    """The answer to a decision just made (``latency_ms``: server time until answered)."""
+    return {
+        "decision_id": decision.decision_id,
+        "transaction_id": decision.transaction_id,
+        "decision": decision.action,
+        "score": decision.score,
+        "reasons": decision.reasons_json(),
+        "model_version": decision.model_version,
+        "rules_version": decision.rules_version,
+        "fallback": decision.fallback,
+        "latency_ms": latency_ms,
         "duplicate": False,
     }
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter as _Counter
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
@@ -44,10 +47,22 @@ class Metrics:
         self.model_loaded = Gauge(
             "riskline_model_loaded", "1 when a champion model is loaded.", registry=self.registry
         )
-        for action in ("approve", "review", "decline"):
-            self.decisions.labels(action)
-        for reason in ("timeout", "model_error", "low_confidence", "store_unavailable", "no_model"):
-            self.fallbacks.labels(reason)
+        self._actions = {a: self.decisions.labels(a) for a in ("approve", "review", "decline")}
+        self._fallbacks = {
+            r: self.fallbacks.labels(r)
+            for r in ("timeout", "model_error", "low_confidence", "store_unavailable", "no_model")
+        }
+
+    def decided(self, outcomes: Iterable[tuple[str, str | None]], seconds: float) -> None:
+        """Count answered decisions, each an ``(action, fallback)``, that took ``seconds``."""
+        answered = 0
+        for (action, fallback), n in _Counter(outcomes).items():
+            self._actions[action].inc(n)
+            if fallback is not None:
+                self._fallbacks[fallback].inc(n)
+            answered += n
+        for _ in range(answered):
+            self.latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

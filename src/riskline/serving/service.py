@@ -20,16 +20,16 @@ from riskline.decisions import (
     Scored,
     decide,
 )
-from riskline.decisions.engine import watch
+from riskline.decisions.engine import watch_all
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import RuleSet
+from riskline.rules import Outcome, RuleSet, evaluate
 from riskline.serving.answers import (
     Answer,
-    answer_from_body,
     answer_from_record,
+    answer_of,
     event_from_json,
     label_answer,
     new_id,
@@ -125,39 +125,77 @@ class Service:
         policy = self._policy(champion)
         budget = self.settings.budget * max(1, len(events) // 100)
         observed = await self._observe(events, started, budget)
-        store_failed = observed is None
         rows: list[Mapping[str, float | int | None]] = observed or [{} for _ in events]
-        model: list[Scored] | Fallback
-        if store_failed:
-            model = "store_unavailable"
+        # A batch is scored first and its flagged rows explained by a second call, so the
+        # unflagged decisions are built and committing while the reasons are computed.
+        explain_at, top = champion.thresholds.review_at, policy.top_reasons
+        staged = len(events) > 1
+        if observed is None:
+            first = asyncio.get_running_loop().create_future()
+            first.set_result("store_unavailable")
         else:
-            left = budget - self.settings.commit_reserve - _since(started)
-            model = await champion.runner.run_async(
-                rows, champion.thresholds.review_at, policy.top_reasons, left
+            first = self._model(
+                champion, rows, _NEVER if staged else explain_at, top, started, budget
             )
-        at = self._clock()
-        decisions = [
-            _decide_one(e, x, model, i, champion, policy, self.rules, at, started)
-            for i, (e, x) in enumerate(zip(events, rows, strict=True))
-        ]
-        loop = asyncio.get_running_loop()
-        futures = [
-            watch(loop, self.log.submit(d.to_record(self.settings.kind, request_json(e))))
-            for d, e in zip(decisions, events, strict=True)
-        ]
-        results = await _settle(futures)
-        answers: list[Answer] = []
-        for decision, result in zip(decisions, results, strict=True):
+        # While the model runs (in its own threads): what does not depend on its answer.
+        outcomes = [evaluate(self.rules, e, x) for e, x in zip(events, rows, strict=True)]
+        requests = [request_json(e) for e in events]
+        scored = await first
+        flagged = (
+            [i for i, x in enumerate(scored) if x.score >= explain_at]
+            if staged and isinstance(scored, list)
+            else []
+        )
+        second = self._model(champion, [rows[i] for i in flagged], explain_at, top, started, budget)
+        batch = _Batch(events, rows, outcomes, requests, champion, policy, self.rules)
+        chosen = set(flagged)
+        clear = [i for i in range(len(events)) if i not in chosen]
+        kind, clock = self.settings.kind, self._clock
+        unflagged = [scored[i] for i in clear] if isinstance(scored, list) else scored
+        commits = self.log.submit_many(batch.decide(clear, unflagged, kind, clock(), started))
+        if flagged:
+            explained = await second
+            commits += self.log.submit_many(
+                batch.decide(flagged, explained, kind, clock(), started)
+            )
+        results = await watch_all(asyncio.get_running_loop(), commits)
+        answers: list[Answer] = [{} for _ in events]
+        made: list[Decision] = []
+        for i, decision, result in zip(batch.order, batch.decisions, results, strict=True):
             if isinstance(result, DuplicateDecisionError):
                 self.metrics.duplicates.inc()
-                answers.append(answer_from_record(result.existing, duplicate=True))  # type: ignore[arg-type]
+                answers[i] = answer_from_record(result.existing, duplicate=True)  # type: ignore[arg-type]
             elif isinstance(result, BaseException):
                 raise result
             else:
-                answers.append(self._answered(decision, started))
-        if champion.shadow is not None and not store_failed:
-            self._spawn(self._shadow(champion, decisions, rows))
+                made.append(decision)
+                answers[i] = answer_of(decision, 0.0)
+        took = _since(started)
+        self.metrics.decided(((d.action, d.fallback) for d in made), took.total_seconds())
+        latency_ms = round(took / timedelta(milliseconds=1), 3)
+        for answer in answers:
+            if not answer["duplicate"]:
+                answer["latency_ms"] = latency_ms
+        if champion.shadow is not None and observed is not None:
+            in_order = sorted(zip(batch.order, batch.decisions, strict=True), key=lambda p: p[0])
+            self._spawn(self._shadow(champion, [d for _, d in in_order], rows))
         return answers
+
+    def _model(
+        self,
+        champion: Champion,
+        rows: list[Mapping[str, float | int | None]],
+        explain_at: float,
+        top: int,
+        started: float,
+        budget: timedelta,
+    ) -> asyncio.Future[list[Scored] | Fallback]:
+        """The champion's answer for ``rows`` within what is left of the budget (a pending
+        future with nothing submitted when there are no rows)."""
+        if not rows:
+            return asyncio.get_running_loop().create_future()
+        left = budget - self.settings.commit_reserve - _since(started)
+        return champion.runner.start(rows, explain_at, top, left)
 
     async def _observe(
         self, events: list[PaymentAttempt], started: float, budget: timedelta
@@ -185,16 +223,6 @@ class Service:
             self.metrics.errors.labels("store").inc()
             return None
 
-    def _answered(self, decision: Decision, started: float) -> Answer:
-        took = _since(started)
-        self.metrics.latency.observe(took.total_seconds())
-        self.metrics.decisions.labels(decision.action).inc()
-        if decision.fallback is not None:
-            self.metrics.fallbacks.labels(decision.fallback).inc()
-        answer = answer_from_body(decision.decision_id, decision.transaction_id, decision.to_body())
-        answer["latency_ms"] = round(took / timedelta(milliseconds=1), 3)
-        return answer
-
     def _spawn(self, work: object) -> None:
         task = asyncio.ensure_future(work)  # type: ignore[call-overload]
         self._background.add(task)
@@ -214,7 +242,7 @@ class Service:
             records = await shadow_records(
                 shadow, self.settings.kind, decisions, rows, self._clock()
             )
-            await _settle([asyncio.wrap_future(self.log.submit(r)) for r in records])
+            await watch_all(asyncio.get_running_loop(), self.log.submit_many(records))
         except Exception:
             _log.exception("shadow scoring failed")
             self.metrics.errors.labels("shadow").inc()
@@ -283,38 +311,50 @@ def _observe_all(
     return [v.values for v in engine.observe_many(events)]
 
 
-def _decide_one(
-    event: PaymentAttempt,
-    x: Mapping[str, float | int | None],
-    model: list[Scored] | Fallback,
-    i: int,
-    champion: Champion,
-    policy: Policy,
-    rules: RuleSet,
-    at: datetime,
-    started: float,
-) -> Decision:
-    return decide(
-        event,
-        x,
-        model[i] if isinstance(model, list) else model,
-        champion.version,
-        rules,
-        policy,
-        decision_id=new_id(),
-        decided_at=at,
-        latency_ms=round(_since(started) / timedelta(milliseconds=1), 3),
-    )
+_NEVER = 2.0  # an explain_at no score reaches: score only
 
 
-async def _settle(futures: list[asyncio.Future[int]]) -> list[int | BaseException]:
-    """Each commit's seq or its error (one await, no gather, for the common single case)."""
-    if len(futures) == 1:
-        try:
-            return [await futures[0]]
-        except Exception as exc:
-            return [exc]
-    return await asyncio.gather(*futures, return_exceptions=True)
+class _Batch:
+    """The decisions of one request, made in parts (unflagged rows, then flagged ones), in
+    the order they are logged (``order``: each decision's index in the request)."""
+
+    def __init__(
+        self,
+        events: list[PaymentAttempt],
+        rows: list[Mapping[str, float | int | None]],
+        outcomes: list[Outcome],
+        requests: list[dict[str, object]],
+        champion: Champion,
+        policy: Policy,
+        rules: RuleSet,
+    ) -> None:
+        self.events, self.rows, self.outcomes, self.requests = events, rows, outcomes, requests
+        self.champion, self.policy, self.rules = champion, policy, rules
+        self.order: list[int] = []
+        self.decisions: list[Decision] = []
+
+    def decide(
+        self,
+        indices: list[int],
+        model: list[Scored] | Fallback,
+        kind: str,
+        at: datetime,
+        started: float,
+    ) -> list[DecisionRecord]:
+        """Decide rows ``indices`` with the model's answer for each (or why there is none);
+        the decisions as log records."""
+        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
+        made = [
+            decide(
+                self.events[i], self.rows[i], model[j] if isinstance(model, list) else model,
+                self.champion.version, self.rules, self.policy, decision_id=new_id(),
+                decided_at=at, latency_ms=latency_ms, outcome=self.outcomes[i],
+            )
+            for j, i in enumerate(indices)
+        ]  # fmt: skip
+        self.order += indices
+        self.decisions += made
+        return [d.to_record(kind, self.requests[i]) for d, i in zip(made, indices, strict=True)]
 
 
 def _since(started: float) -> timedelta:
