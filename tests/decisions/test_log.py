@@ -12,9 +12,14 @@ import pytest
 
 from riskline import decisions
 from riskline.decisions import GENESIS_HASH, DecisionRecord, StoredDecision
-from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
+from riskline.decisions.engine import watch_all
+from riskline.errors import (
+    DecisionLogUnavailableError,
+    DuplicateDecisionError,
+    InvalidDecisionError,
+)
 from tests.decisions.conftest import Opener
-from tests.decisions.samples import sample_record
+from tests.decisions.samples import START_AT, sample_record
 
 
 def test_decisions_public_api() -> None:
@@ -168,6 +173,24 @@ def test_submit_can_be_awaited_from_asyncio(open_log: Opener) -> None:
         return await asyncio.gather(*futures)
 
     assert sorted(asyncio.run(main())) == list(range(1, 51))
+
+
+def test_a_batch_is_submitted_at_once_and_awaited_with_one_wake_up(open_log: Opener) -> None:
+    log = open_log()
+    log.append(sample_record(1))
+    bad = DecisionRecord("d9", "t9", "fraud", START_AT, {"ids": {1, 2}})  # a set: not JSON
+    with pytest.raises(InvalidDecisionError, match="d9"):
+        log.submit_many([sample_record(2), bad])
+    batch = [sample_record(n) for n in range(2, 6)] + [sample_record(6, transaction_id="t1")]
+
+    async def main() -> list[int | BaseException]:
+        return await watch_all(asyncio.get_running_loop(), log.submit_many(batch))
+
+    *seqs, duplicate = asyncio.run(main())
+    assert seqs == [2, 3, 4, 5]  # nothing of the refused call was queued
+    assert isinstance(duplicate, DuplicateDecisionError)
+    assert duplicate.existing.seq == 1  # type: ignore[attr-defined]
+    assert log.verify().checked == 5
 
 
 def test_restart_resumes_the_chain(open_durable_log: Opener) -> None:
