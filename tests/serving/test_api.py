@@ -93,6 +93,21 @@ def test_batch_scores_many_and_rejects_oversized_and_repeated(home: Path) -> Non
             )
             assert same.status_code == 422
             assert same.json()["fields"] == ["attempts[1].transaction_id"]
+            typed = await client.post(
+                "/v1/fraud/score:batch",
+                json={"attempts": [attempt("e0"), attempt("e1", amount_minor="12")]},
+                headers=SCORER,
+            )
+            assert typed.status_code == 422
+            assert typed.json()["fields"] == ["body.attempts[1].amount_minor"]
+            again = await client.post(
+                "/v1/fraud/score:batch",
+                json={"attempts": [attempt("b1", amount_minor=40_000), attempt("b3")]},
+                headers=SCORER,
+            )
+            assert [d["duplicate"] for d in again.json()["decisions"]] == [True, False]
+            assert again.json()["decisions"][0]["decision_id"] == decisions[1]["decision_id"]
+            assert ok.json()["server_ms"] > 0
 
     asyncio.run(main())
 

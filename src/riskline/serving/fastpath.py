@@ -1,10 +1,14 @@
-"""POST /v1/fraud/score as a plain ASGI handler: the same validation, answers and errors as
-the FastAPI route (which documents it in OpenAPI), without the framework's per-request
-dependency solving and double JSON parsing. Measured in bench/serve.py."""
+"""POST /v1/fraud/score and /v1/fraud/score:batch as plain ASGI handlers: the same
+validation, answers and errors as the FastAPI routes (which document them in OpenAPI),
+without the framework's per-request dependency solving and double JSON parsing (one
+``model_validate_json`` of the raw body). Measured in bench/serve.py."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import ValidationError
@@ -12,17 +16,40 @@ from starlette.types import Receive, Scope, Send
 
 from riskline.errors import RisklineError
 from riskline.serving.metrics import Metrics
-from riskline.serving.schemas import ScoreRequest
+from riskline.serving.schemas import BatchRequest, ScoreRequest
 from riskline.serving.status import error_body, for_error, for_validation
+
+if TYPE_CHECKING:
+    from riskline.serving.service import Service
 
 _log = logging.getLogger("riskline.serving")
 PATH = "/v1/fraud/score"
+BATCH_PATH = "/v1/fraud/score:batch"
+
+
+async def _one(service: Service, raw: bytes, started: float) -> object:
+    return await service.score(ScoreRequest.model_validate_json(raw))
+
+
+async def _batch(service: Service, raw: bytes, started: float) -> object:
+    answers = await service.score_batch(BatchRequest.model_validate_json(raw).attempts)
+    took = (time.perf_counter() - started) * 1000  # arrival to answers committed, parsing included
+    return {"decisions": answers, "server_ms": round(took, 3)}
+
+
+HANDLERS: dict[str, Callable[[Service, bytes, float], Awaitable[object]]] = {
+    PATH: _one,
+    BATCH_PATH: _batch,
+}
+"""Path -> handler of the validated body; every one is a POST needing the score permission."""
 
 
 async def score(
     scope: Scope, receive: Receive, send: Send, metrics: Metrics, max_body: int
 ) -> None:
-    """Answer one scoring request; the caller has checked the key and the declared size."""
+    """Answer a scoring request; the caller has checked the key and the declared size."""
+    started = time.perf_counter()
+    handle = HANDLERS[scope["path"]]
     body = bytearray()
     while True:
         message = await receive()
@@ -36,9 +63,8 @@ async def score(
         if not message.get("more_body"):
             break
     try:
-        request = ScoreRequest.model_validate_json(bytes(body))
-        answer = await scope["app"].state.service.score(request)
-        status, content = 200, answer
+        content = await handle(scope["app"].state.service, bytes(body), started)
+        status = 200
     except ValidationError as exc:
         metrics.errors.labels("invalid_request").inc()
         status, content = 422, for_validation(exc.errors(include_input=False), ("body",))
@@ -47,7 +73,7 @@ async def score(
         metrics.errors.labels(str(content["error"])).inc()
     except Exception:
         metrics.errors.labels("internal").inc()
-        _log.exception("POST %s crashed", PATH)
+        _log.exception("POST %s crashed", scope["path"])
         status, content = 500, error_body("internal", "internal error; it has been logged.")
     await _reply(send, status, content)
 

@@ -34,11 +34,12 @@ def permission_for(method: str, path: str) -> Permission | None:
 
 class Gate:
     """Refuses a request without a key (401), with a key whose role may not (403), or with a
-    declared body larger than ``max_body`` bytes (413); answers POST /v1/fraud/score itself.
+        declared body larger than ``max_body`` bytes (413); answers the scoring POSTs itself
+    (``fastpath.HANDLERS``).
 
-    Inside the app it guards every route. ``fast_only`` makes an outermost copy, around the
-    whole app, that takes only POST /v1/fraud/score (same checks) and passes everything else
-    through untouched: scoring then skips the framework's middleware stack.
+        Inside the app it guards every route. ``fast_only`` makes an outermost copy, around the
+        whole app, that takes only the scoring POSTs (same checks) and passes everything else
+        through untouched: scoring then skips the framework's middleware stack.
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class Gate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
-            self.fast_only and (scope["path"] != fastpath.PATH or scope["method"] != "POST")
+            self.fast_only and (scope["path"] not in fastpath.HANDLERS or scope["method"] != "POST")
         ):
             await self.app(scope, receive, send)
             return
@@ -88,7 +89,7 @@ class Gate:
                     send, 413, "too_large", f"body: at most {self.max_body} bytes per request."
                 )
                 return
-            if need == "score" and path == fastpath.PATH:
+            if need == "score" and path in fastpath.HANDLERS:
                 scope.setdefault("app", self.app)  # outermost: the app holding the service
                 await fastpath.score(scope, receive, send, self.metrics, self.max_body)
                 return

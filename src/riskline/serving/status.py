@@ -49,7 +49,15 @@ def for_validation(
     fields, parts = [], []
     for e in errors:
         loc = e.get("loc", ())
-        path = ".".join(str(p) for p in (*prefix, *(loc if isinstance(loc, tuple) else ())))
+        path = _path((*prefix, *(loc if isinstance(loc, tuple) else ())))
         fields.append(path or "body")
         parts.append(f"{path or 'body'}: {e.get('msg', 'invalid')}")
     return error_body("invalid_request", "; ".join(parts), fields)
+
+
+def _path(loc: tuple[object, ...]) -> str:
+    """``("body", "attempts", 1, "ts")`` -> ``body.attempts[1].ts``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out
