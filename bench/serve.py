@@ -228,7 +228,7 @@ def load(port: int, rate: float, seconds: float, connections: int, seed: int) ->
     return result
 
 
-def batch_ms(port: int, repeats: int = 7) -> float:
+def batch_ms(port: int, repeats: int = 15) -> float:
     import httpx
 
     server_ms = []
@@ -282,8 +282,11 @@ def main() -> None:
         try:
             _wait(port)
             load(port, 300, 3, args.connections, 99)  # warm-up
+            cpu = cpu_seconds(server.pid)
             main_run = load(port, args.rate, args.seconds, args.connections, args.seed)
+            per_request = (cpu_seconds(server.pid) - cpu) / main_run["requests"] * 1000
             print(f"{args.rate:.0f} rps for {args.seconds:.0f} s: {main_run}", file=sys.stderr)
+            print(f"server CPU per request: {per_request:.3f} ms", file=sys.stderr)
             max_rps = (
                 main_run["rps"] if main_run["p99_ms"] <= 10 and not main_run["errors"] else 0.0
             )
@@ -337,6 +340,12 @@ def main() -> None:
             }
         )
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
