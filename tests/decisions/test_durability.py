@@ -66,6 +66,9 @@ def test_a_failed_commit_is_not_acknowledged(sqlite_path: Path) -> None:
             match=r"could not commit a batch of 1 record\(s\): .*no such table",
         ):
             log.append(sample_record(2))
+        batch = log.submit_many([sample_record(n) for n in range(3, 8)])
+        with pytest.raises(DecisionLogUnavailableError, match="batch of 5 record"):
+            batch.result(10)
     finally:
         log.close()
 

@@ -66,7 +66,7 @@ class GroupCommitLog:
         self._reader = reader
         self._max_batch = max_batch
         self._cond = threading.Condition()
-        self._pending: deque[tuple[Encoded, Future[int]]] = deque()
+        self._pending: deque[_Entry] = deque()
         self._closed = False
         self._tail: tuple[int, bytes] | None = None  # None: read it from the database
         self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
@@ -78,21 +78,20 @@ class GroupCommitLog:
         return log
 
     def submit(self, record: DecisionRecord) -> Future[int]:
-        return self._enqueue([encode(record)])[0]
+        group = _Group(1, single=True)
+        self._enqueue([encode(record)], group)
+        return group.future  # type: ignore[return-value]  # single: the seq itself
 
-    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
-        return self._enqueue([encode(r) for r in records])
+    def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
+        group = _Group(len(records), single=False)
+        self._enqueue([encode(r) for r in records], group)
+        return group.future
 
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
-        futures = self.submit_many(list(records))
-        errors = [f.exception() for f in futures]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
-        return [f.result() for f in futures]
+        return seqs_or_raise(self.submit_many(list(records)).result())
 
     def get(self, decision_id: str) -> StoredDecision | None:
         row = self._reader.get(decision_id)
@@ -131,16 +130,16 @@ class GroupCommitLog:
             yield chunk
             since = chunk[-1][0]
 
-    def _enqueue(self, encoded: list[Encoded]) -> list[Future[int]]:
-        futures: list[Future[int]] = [Future() for _ in encoded]
+    def _enqueue(self, encoded: list[Encoded], group: _Group) -> None:
         with self._cond:
             if self._closed:
                 raise DecisionLogUnavailableError(
                     "the decision log is closed; open it again to append."
                 )
-            self._pending.extend(zip(encoded, futures, strict=True))
+            self._pending.extend((e, group, i) for i, e in enumerate(encoded))
             self._cond.notify()
-        return futures
+        if not encoded:
+            group.future.set_result([])
 
     def _run(self) -> None:
         expect = 1  # records likely queued soon: the last batch plus what queued meanwhile
@@ -154,8 +153,8 @@ class GroupCommitLog:
                     self._cond.wait_for(self._enough(expect), _COALESCE_S)
                 take = min(len(self._pending), self._max_batch)
                 batch = [self._pending.popleft() for _ in range(take)]
-            # A future cancelled before this point is dropped; after it, it cannot be.
-            live = [(e, f) for e, f in batch if f.set_running_or_notify_cancel()]
+            # A group cancelled before this point is dropped; after it, it cannot be.
+            live = [entry for entry in batch if entry[1].running()]
             if live:
                 self._commit(live)
             with self._cond:
@@ -164,23 +163,20 @@ class GroupCommitLog:
     def _enough(self, expect: int) -> Callable[[], bool]:
         return lambda: len(self._pending) >= expect or self._closed
 
-    def _commit(self, live: list[tuple[Encoded, Future[int]]]) -> None:
+    def _commit(self, live: list[_Entry]) -> None:
         try:
-            outcomes = self._write([e for e, _ in live])
+            outcomes = self._write([e for e, _, _ in live])
         except Exception as exc:
-            for _, future in live:
-                error = DecisionLogUnavailableError(
-                    f"the decision log could not commit a batch of {len(live)} record(s): "
-                    f"{exc!r}. None was acknowledged; retry with the same transaction_id."
-                )
-                error.__cause__ = exc
-                future.set_exception(error)
+            error = DecisionLogUnavailableError(
+                f"the decision log could not commit a batch of {len(live)} record(s): "
+                f"{exc!r}. None of them was acknowledged; retry with the same transaction_id."
+            )
+            error.__cause__ = exc
+            for _, group, _ in live:
+                group.fail(error)
             return
-        for (_, future), outcome in zip(live, outcomes, strict=True):
-            if isinstance(outcome, int):
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
+        for (_, group, i), outcome in zip(live, outcomes, strict=True):
+            group.resolve(i, outcome)
 
     def _write(self, batch: list[Encoded]) -> list[Outcome]:
         writer = self._writer
@@ -204,6 +200,54 @@ class GroupCommitLog:
             raise
         self._tail = (rows[-1][0], rows[-1][7]) if rows else tail
         return outcomes
+
+
+def seqs_or_raise(outcomes: list[Outcome]) -> list[int]:
+    """The seqs of a committed batch; raises its first duplicate (the rest are logged)."""
+    first = next((o for o in outcomes if not isinstance(o, int)), None)
+    if first is not None:
+        raise first
+    return outcomes  # type: ignore[return-value]  # no duplicate: all ints
+
+
+class _Group:
+    """The records of one ``submit``/``submit_many`` call: one future for all of them, set
+    (in the writer thread) once the last is committed, or at the first failure."""
+
+    __slots__ = ("_left", "_live", "_outcomes", "_single", "_started", "future")
+
+    def __init__(self, size: int, *, single: bool) -> None:
+        self.future: Future[list[Outcome]] = Future()
+        self._outcomes: list[Outcome] = [0] * size
+        self._left = size
+        self._single = single
+        self._started = self._live = False
+
+    def running(self) -> bool:
+        """Whether to write the group's records (False: it was cancelled while queued)."""
+        if not self._started:
+            self._started = True
+            self._live = self.future.set_running_or_notify_cancel()
+        return self._live
+
+    def resolve(self, i: int, outcome: Outcome) -> None:
+        self._outcomes[i] = outcome
+        self._left -= 1
+        if self._left or self.future.done():
+            return
+        if not self._single:
+            self.future.set_result(self._outcomes)
+        elif isinstance(outcome, int):
+            self.future.set_result(outcome)  # type: ignore[arg-type]  # submit: Future[int]
+        else:
+            self.future.set_exception(outcome)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+_Entry = tuple[Encoded, _Group, int]
 
 
 def plan(

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 
 from riskline.decisions._chain import GENESIS, Encoded, Row, encode, to_stored, verify
-from riskline.decisions._grouplog import Outcome, plan
+from riskline.decisions._grouplog import Outcome, plan, seqs_or_raise
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
 from riskline.errors import DecisionLogUnavailableError
 
@@ -38,28 +38,24 @@ class InMemoryDecisionLog:
         self._closed = False
 
     def submit(self, record: DecisionRecord) -> Future[int]:
-        return self.submit_many([record])[0]
+        future: Future[int] = Future()
+        outcome = self._add([encode(record)])[0]
+        if isinstance(outcome, int):
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
+        return future
 
-    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
-        futures: list[Future[int]] = []
-        for outcome in self._add([encode(r) for r in records]):
-            future: Future[int] = Future()
-            if isinstance(outcome, int):
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
-            futures.append(future)
-        return futures
+    def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
+        future: Future[list[Outcome]] = Future()
+        future.set_result(self._add([encode(r) for r in records]))
+        return future
 
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
-        outcomes = self._add([encode(r) for r in records])
-        for outcome in outcomes:
-            if not isinstance(outcome, int):
-                raise outcome
-        return [o for o in outcomes if isinstance(o, int)]
+        return seqs_or_raise(self._add([encode(r) for r in records]))
 
     def get(self, decision_id: str) -> StoredDecision | None:
         with self._lock:

@@ -340,44 +340,6 @@ def watch(loop: asyncio.AbstractEventLoop, future: cf.Future[T]) -> asyncio.Futu
     return waiter
 
 
-def watch_all(
-    loop: asyncio.AbstractEventLoop, futures: Sequence[cf.Future[T]]
-) -> asyncio.Future[list[T | BaseException]]:
-    """One awaitable for many worker futures: each one's result or exception, in order,
-    with a single wake-up of the loop once the last resolves (a batch's commits)."""
-    waiter: asyncio.Future[list[T | BaseException]] = loop.create_future()
-    left = [len(futures)]
-    lock = threading.Lock()
-
-    def one_done(_: cf.Future[T]) -> None:
-        with lock:
-            left[0] -= 1
-            last = left[0] == 0
-        if last and not loop.is_closed():
-            loop.call_soon_threadsafe(_collect, waiter, futures)
-
-    if not futures:
-        waiter.set_result([])
-    for future in futures:
-        future.add_done_callback(one_done)
-    return waiter
-
-
-def _collect(
-    waiter: asyncio.Future[list[T | BaseException]], futures: Sequence[cf.Future[T]]
-) -> None:
-    if waiter.done():
-        return
-    out: list[T | BaseException] = []
-    for done in futures:
-        if done.cancelled():
-            out.append(RuntimeError("the worker's future was cancelled"))
-        else:
-            error = done.exception()
-            out.append(done.result() if error is None else error)
-    waiter.set_result(out)
-
-
 def _copy(waiter: asyncio.Future[T], done: cf.Future[T]) -> None:
     if waiter.done():  # a deadline answered first
         return

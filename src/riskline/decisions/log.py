@@ -18,7 +18,7 @@ from typing import Protocol, Self
 from riskline.decisions._postgres import open_postgres
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
 from riskline.decisions._sqlite import open_sqlite
-from riskline.errors import ConfigError
+from riskline.errors import ConfigError, DuplicateDecisionError
 
 
 class DecisionLog(Protocol):
@@ -33,10 +33,15 @@ class DecisionLog(Protocol):
         """
         ...
 
-    def submit_many(self, records: Sequence[DecisionRecord]) -> list[Future[int]]:
-        """Queue ``records`` in order, at once (one batch for the writer); one future each.
+    def submit_many(
+        self, records: Sequence[DecisionRecord]
+    ) -> Future[list[int | DuplicateDecisionError]]:
+        """Queue ``records`` in order, at once; one future for all of them, resolving to each
+        record's seq, or the ``DuplicateDecisionError`` naming the record kept instead.
 
-        Raises as ``submit`` before queueing any of them if one body is not JSON.
+        The future fails with ``DecisionLogUnavailableError`` if a commit fails (records
+        committed before it stay; a retry gets them back as duplicates). Raises as ``submit``,
+        before queueing any of them, if one body is not JSON.
         """
         ...
 

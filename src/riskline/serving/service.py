@@ -20,12 +20,12 @@ from riskline.decisions import (
     Scored,
     decide,
 )
-from riskline.decisions.engine import watch_all
+from riskline.decisions.engine import watch
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import Outcome, RuleSet, evaluate
+from riskline.rules import evaluate
 from riskline.serving.answers import (
     Answer,
     answer_from_record,
@@ -124,78 +124,63 @@ class Service:
         champion = self.models.champion
         policy = self._policy(champion)
         budget = self.settings.budget * max(1, len(events) // 100)
+        loop = asyncio.get_running_loop()
         observed = await self._observe(events, started, budget)
         rows: list[Mapping[str, float | int | None]] = observed or [{} for _ in events]
-        # A batch is scored first and its flagged rows explained by a second call, so the
-        # unflagged decisions are built and committing while the reasons are computed.
-        explain_at, top = champion.thresholds.review_at, policy.top_reasons
-        staged = len(events) > 1
+        model: asyncio.Future[list[Scored] | Fallback]
         if observed is None:
-            first = asyncio.get_running_loop().create_future()
-            first.set_result("store_unavailable")
+            model = loop.create_future()
+            model.set_result("store_unavailable")
         else:
-            first = self._model(
-                champion, rows, _NEVER if staged else explain_at, top, started, budget
+            left = budget - self.settings.commit_reserve - _since(started)
+            model = champion.runner.start(
+                rows, champion.thresholds.review_at, policy.top_reasons, left
             )
         # While the model runs (in its own threads): what does not depend on its answer.
         outcomes = [evaluate(self.rules, e, x) for e, x in zip(events, rows, strict=True)]
         requests = [request_json(e) for e in events]
-        scored = await first
-        flagged = (
-            [i for i, x in enumerate(scored) if x.score >= explain_at]
-            if staged and isinstance(scored, list)
-            else []
-        )
-        second = self._model(champion, [rows[i] for i in flagged], explain_at, top, started, budget)
-        batch = _Batch(events, rows, outcomes, requests, champion, policy, self.rules)
-        chosen = set(flagged)
-        clear = [i for i in range(len(events)) if i not in chosen]
-        kind, clock = self.settings.kind, self._clock
-        unflagged = [scored[i] for i in clear] if isinstance(scored, list) else scored
-        commits = self.log.submit_many(batch.decide(clear, unflagged, kind, clock(), started))
-        if flagged:
-            explained = await second
-            commits += self.log.submit_many(
-                batch.decide(flagged, explained, kind, clock(), started)
+        scored = await model
+        at = self._clock()
+        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
+        decisions = [
+            decide(
+                e, x, scored[i] if isinstance(scored, list) else scored, champion.version,
+                self.rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
+                outcome=outcomes[i],
             )
-        results = await watch_all(asyncio.get_running_loop(), commits)
-        answers: list[Answer] = [{} for _ in events]
+            for i, (e, x) in enumerate(zip(events, rows, strict=True))
+        ]  # fmt: skip
+        kind = self.settings.kind
+        records = [d.to_record(kind, r) for d, r in zip(decisions, requests, strict=True)]
+        committed = await watch(loop, self.log.submit_many(records))
+        answers = self._answers(decisions, committed, started)
+        if champion.shadow is not None and observed is not None:
+            self._spawn(self._shadow(champion, decisions, rows))
+        return answers
+
+    def _answers(
+        self,
+        decisions: list[Decision],
+        committed: list[int | DuplicateDecisionError],
+        started: float,
+    ) -> list[Answer]:
+        """Each decision's answer once committed (a duplicate's: the logged one), counted."""
+        answers: list[Answer] = []
         made: list[Decision] = []
-        for i, decision, result in zip(batch.order, batch.decisions, results, strict=True):
-            if isinstance(result, DuplicateDecisionError):
+        for decision, outcome in zip(decisions, committed, strict=True):
+            if isinstance(outcome, DuplicateDecisionError):
                 self.metrics.duplicates.inc()
-                answers[i] = answer_from_record(result.existing, duplicate=True)  # type: ignore[arg-type]
-            elif isinstance(result, BaseException):
-                raise result
+                answers.append(answer_from_record(outcome.existing, duplicate=True))  # type: ignore[arg-type]
             else:
                 made.append(decision)
-                answers[i] = answer_of(decision, 0.0)
+                answers.append(answer_of(decision, 0.0))
         took = _since(started)
         self.metrics.decided(((d.action, d.fallback) for d in made), took.total_seconds())
         latency_ms = round(took / timedelta(milliseconds=1), 3)
         for answer in answers:
             if not answer["duplicate"]:
                 answer["latency_ms"] = latency_ms
-        if champion.shadow is not None and observed is not None:
-            in_order = sorted(zip(batch.order, batch.decisions, strict=True), key=lambda p: p[0])
-            self._spawn(self._shadow(champion, [d for _, d in in_order], rows))
         return answers
-
-    def _model(
-        self,
-        champion: Champion,
-        rows: list[Mapping[str, float | int | None]],
-        explain_at: float,
-        top: int,
-        started: float,
-        budget: timedelta,
-    ) -> asyncio.Future[list[Scored] | Fallback]:
-        """The champion's answer for ``rows`` within what is left of the budget (a pending
-        future with nothing submitted when there are no rows)."""
-        if not rows:
-            return asyncio.get_running_loop().create_future()
-        left = budget - self.settings.commit_reserve - _since(started)
-        return champion.runner.start(rows, explain_at, top, left)
 
     async def _observe(
         self, events: list[PaymentAttempt], started: float, budget: timedelta
@@ -242,7 +227,7 @@ class Service:
             records = await shadow_records(
                 shadow, self.settings.kind, decisions, rows, self._clock()
             )
-            await watch_all(asyncio.get_running_loop(), self.log.submit_many(records))
+            await watch(asyncio.get_running_loop(), self.log.submit_many(records))
         except Exception:
             _log.exception("shadow scoring failed")
             self.metrics.errors.labels("shadow").inc()
@@ -309,52 +294,6 @@ def _observe_all(
     engine: OnlineEngine, events: list[PaymentAttempt]
 ) -> list[Mapping[str, float | int | None]]:
     return [v.values for v in engine.observe_many(events)]
-
-
-_NEVER = 2.0  # an explain_at no score reaches: score only
-
-
-class _Batch:
-    """The decisions of one request, made in parts (unflagged rows, then flagged ones), in
-    the order they are logged (``order``: each decision's index in the request)."""
-
-    def __init__(
-        self,
-        events: list[PaymentAttempt],
-        rows: list[Mapping[str, float | int | None]],
-        outcomes: list[Outcome],
-        requests: list[dict[str, object]],
-        champion: Champion,
-        policy: Policy,
-        rules: RuleSet,
-    ) -> None:
-        self.events, self.rows, self.outcomes, self.requests = events, rows, outcomes, requests
-        self.champion, self.policy, self.rules = champion, policy, rules
-        self.order: list[int] = []
-        self.decisions: list[Decision] = []
-
-    def decide(
-        self,
-        indices: list[int],
-        model: list[Scored] | Fallback,
-        kind: str,
-        at: datetime,
-        started: float,
-    ) -> list[DecisionRecord]:
-        """Decide rows ``indices`` with the model's answer for each (or why there is none);
-        the decisions as log records."""
-        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
-        made = [
-            decide(
-                self.events[i], self.rows[i], model[j] if isinstance(model, list) else model,
-                self.champion.version, self.rules, self.policy, decision_id=new_id(),
-                decided_at=at, latency_ms=latency_ms, outcome=self.outcomes[i],
-            )
-            for j, i in enumerate(indices)
-        ]  # fmt: skip
-        self.order += indices
-        self.decisions += made
-        return [d.to_record(kind, self.requests[i]) for d, i in zip(made, indices, strict=True)]
 
 
 def _since(started: float) -> timedelta:
