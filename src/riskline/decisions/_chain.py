@@ -46,8 +46,28 @@ def encode(record: DecisionRecord) -> Encoded:
             f"body of decision {record.decision_id!r} is not JSON-able: {exc}. "
             "Allowed: dicts with str keys, lists, str, int, float, bool, None."
         ) from exc
-    at = record.decided_at.astimezone(UTC).isoformat(timespec="microseconds")
-    return (record.decision_id, record.transaction_id, record.kind, at, raw)
+    return (
+        record.decision_id,
+        record.transaction_id,
+        record.kind,
+        _utc_text(record.decided_at),
+        raw,
+    )
+
+
+_last_time: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+
+
+def _utc_text(at: datetime) -> str:
+    """ISO 8601 UTC text with microseconds; the records of a batch share one time, so the
+    last one is remembered."""
+    global _last_time
+    last = _last_time
+    if last[0] is at:
+        return last[1]
+    text = at.astimezone(UTC).isoformat(timespec="microseconds")
+    _last_time = (at, text)
+    return text
 
 
 def canonical(

@@ -70,13 +70,13 @@ def evaluate(
         0.0
     """
     fired = []
-    for rule, checks in _compiled(ruleset):
+    for rule, checks, fields in _compiled(ruleset):
         for name, check in checks:
             value = features[name] if name in features else getattr(event, name, None)
             if value is None or not check(value):
                 break
         else:
-            values = {name: lookup(event, features, name) for name in rule.fields}
+            values = {name: lookup(event, features, name) for name in fields}
             fired.append(Hit(rule.code, rule.text, rule.action, rule.severity, values))
     hits = tuple(fired)
     return Outcome(
@@ -85,15 +85,19 @@ def evaluate(
 
 
 Check = Callable[[str | int | float | bool], bool]
-_CACHE: dict[int, tuple[RuleSet, list[tuple[Rule, list[tuple[str, Check]]]]]] = {}
+Compiled = list[tuple[Rule, list[tuple[str, Check]], tuple[str, ...]]]
+_CACHE: dict[int, tuple[RuleSet, Compiled]] = {}
 
 
-def _compiled(ruleset: RuleSet) -> list[tuple[Rule, list[tuple[str, Check]]]]:
-    """Each rule's conditions as (field, predicate on a non-None value), built once per set."""
+def _compiled(ruleset: RuleSet) -> Compiled:
+    """Each rule's conditions as (field, predicate on a non-None value), and the fields it
+    reads, built once per set."""
     entry = _CACHE.get(id(ruleset))
     if entry is not None and entry[0] is ruleset:
         return entry[1]
-    compiled = [(rule, [(c.field, _check(c)) for c in rule.when]) for rule in ruleset.rules]
+    compiled = [
+        (rule, [(c.field, _check(c)) for c in rule.when], rule.fields) for rule in ruleset.rules
+    ]
     if len(_CACHE) > 64:
         _CACHE.clear()
     _CACHE[id(ruleset)] = (ruleset, compiled)

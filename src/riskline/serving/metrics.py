@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+_BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
 _BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -44,6 +45,12 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.batch_latency = Histogram(
+            "riskline_batch_seconds",
+            "Server time to decide one batch request (seconds).",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.model_loaded = Gauge(
             "riskline_model_loaded", "1 when a champion model is loaded.", registry=self.registry
         )
@@ -53,16 +60,16 @@ class Metrics:
             for r in ("timeout", "model_error", "low_confidence", "store_unavailable", "no_model")
         }
 
-    def decided(self, outcomes: Iterable[tuple[str, str | None]], seconds: float) -> None:
-        """Count answered decisions, each an ``(action, fallback)``, that took ``seconds``."""
-        answered = 0
+    def decided(
+        self, outcomes: Iterable[tuple[str, str | None]], seconds: float, *, batch: bool
+    ) -> None:
+        """Count answered decisions, each an ``(action, fallback)``; observe ``seconds`` as
+        one attempt's latency, or one batch's."""
         for (action, fallback), n in _Counter(outcomes).items():
             self._actions[action].inc(n)
             if fallback is not None:
                 self._fallbacks[fallback].inc(n)
-            answered += n
-        for _ in range(answered):
-            self.latency.observe(seconds)
+        (self.batch_latency if batch else self.latency).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -90,7 +90,7 @@ class Service:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._inflight[txid] = future
         try:
-            answer = (await self._decide([event], started))[0]
+            answer = (await self._decide([event], started, batch=False))[0]
             future.set_result(answer)
             return answer
         except BaseException as exc:
@@ -118,9 +118,11 @@ class Service:
                     f"attempts[{seen[e.transaction_id]}]; ids must be unique in a batch."
                 )
             seen[e.transaction_id] = i
-        return await self._decide(events, started)
+        return await self._decide(events, started, batch=True)
 
-    async def _decide(self, events: list[PaymentAttempt], started: float) -> list[Answer]:
+    async def _decide(
+        self, events: list[PaymentAttempt], started: float, *, batch: bool
+    ) -> list[Answer]:
         champion = self.models.champion
         policy = self._policy(champion)
         budget = self.settings.budget * max(1, len(events) // 100)
@@ -136,10 +138,11 @@ class Service:
             model = champion.runner.start(
                 rows, champion.thresholds.review_at, policy.top_reasons, left
             )
-        # While the model runs (in its own threads): what does not depend on its answer.
+        # Awaited before the rules run: beside them, the model's threads (all cores for a
+        # batch) were slowed more than the rules gained (bench/serve.py's batch figure).
+        scored = await model
         outcomes = [evaluate(self.rules, e, x) for e, x in zip(events, rows, strict=True)]
         requests = [request_json(e) for e in events]
-        scored = await model
         at = self._clock()
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         decisions = [
@@ -153,7 +156,7 @@ class Service:
         kind = self.settings.kind
         records = [d.to_record(kind, r) for d, r in zip(decisions, requests, strict=True)]
         committed = await watch(loop, self.log.submit_many(records))
-        answers = self._answers(decisions, committed, started)
+        answers = self._answers(decisions, committed, started, batch)
         if champion.shadow is not None and observed is not None:
             self._spawn(self._shadow(champion, decisions, rows))
         return answers
@@ -163,6 +166,7 @@ class Service:
         decisions: list[Decision],
         committed: list[int | DuplicateDecisionError],
         started: float,
+        batch: bool,
     ) -> list[Answer]:
         """Each decision's answer once committed (a duplicate's: the logged one), counted."""
         answers: list[Answer] = []
@@ -175,7 +179,8 @@ class Service:
                 made.append(decision)
                 answers.append(answer_of(decision, 0.0))
         took = _since(started)
-        self.metrics.decided(((d.action, d.fallback) for d in made), took.total_seconds())
+        outcomes = ((d.action, d.fallback) for d in made)
+        self.metrics.decided(outcomes, took.total_seconds(), batch=batch)
         latency_ms = round(took / timedelta(milliseconds=1), 3)
         for answer in answers:
             if not answer["duplicate"]:
