@@ -94,3 +94,10 @@ class FailingModel(LinearModel):
 
 VELOCITY = {"count_5m_by_card": 0.9, "value_amount_minor": 0.00005, "count_1h_by_customer": 0.3}
 """Weights of the standard test model over real fraud feature names."""
+
+
+class UnexplainableModel(LinearModel):
+    """A model that scores but whose explanations always fail."""
+
+    def explain(self, rows: Sequence[Row], top: int = 3) -> list[list[FakeReason]]:
+        raise RuntimeError("explainer exploded")

@@ -12,7 +12,7 @@ from riskline.features import MemoryStore
 from riskline.features.store import Exchange, LabelRequest, Snapshot
 from riskline.serving import create_app
 from tests.serving.conftest import SCORER, attempt, serve, settings_for
-from tests.serving.fakes import FailingModel, LinearModel, SlowModel
+from tests.serving.fakes import FailingModel, LinearModel, SlowModel, UnexplainableModel
 
 BUDGET = timedelta(milliseconds=60)
 
@@ -130,5 +130,35 @@ def test_store_outage_gives_flagged_fallbacks_and_recovers(home: Path) -> None:
             back = await client.post("/v1/fraud/score", json=attempt("d"), headers=SCORER)
             assert back.json()["fallback"] is None
             assert (await client.get("/readyz")).status_code == 200
+
+    asyncio.run(main())
+
+
+def test_a_batch_whose_reasons_fail_decides_only_its_flagged_rows_by_rules(home: Path) -> None:
+    def loader(data: bytes) -> UnexplainableModel:
+        inner = LinearModel.from_bytes(data)
+        return UnexplainableModel(inner.version, inner.weights, inner.bias)
+
+    app = create_app(settings_for(home), loader)
+    amounts = [2_500, 150_000, 3_000, 160_000]  # the large ones score above review_at
+
+    async def main() -> None:
+        async with serve(app) as client:
+            r = await client.post(
+                "/v1/fraud/score:batch",
+                json={
+                    "attempts": [attempt(f"x{i}", amount_minor=a) for i, a in enumerate(amounts)]
+                },
+                headers=SCORER,
+            )
+            answers = r.json()["decisions"]
+            assert [a["transaction_id"] for a in answers] == ["x0", "x1", "x2", "x3"]
+            assert [a["fallback"] for a in answers] == [None, "model_error", None, "model_error"]
+            assert all(x["source"] == "rule" for x in answers[1]["reasons"])
+            for a in answers:  # every one is logged as answered
+                logged = await client.get(
+                    f"/v1/decisions/{a['decision_id']}", headers={"X-API-Key": "sk-admin"}
+                )
+                assert logged.json()["body"]["fallback"] == a["fallback"]
 
     asyncio.run(main())

@@ -25,7 +25,7 @@ from riskline.errors import DuplicateDecisionError, InvalidRequestError, Unknown
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import evaluate
+from riskline.rules import RuleSet
 from riskline.serving.answers import (
     Answer,
     answer_from_record,
@@ -129,37 +129,58 @@ class Service:
         loop = asyncio.get_running_loop()
         observed = await self._observe(events, started, budget)
         rows: list[Mapping[str, float | int | None]] = observed or [{} for _ in events]
-        model: asyncio.Future[list[Scored] | Fallback]
+        # A batch is scored first, then only its flagged rows are explained, by a second
+        # call, while the other decisions are made and committing (bench/serve.py: the
+        # reasons of a few percent of rows cost as much as scoring them all).
+        explain_at, top = champion.thresholds.review_at, policy.top_reasons
         if observed is None:
-            model = loop.create_future()
-            model.set_result("store_unavailable")
+            scored: list[Scored] | Fallback = "store_unavailable"
         else:
-            left = budget - self.settings.commit_reserve - _since(started)
-            model = champion.runner.start(
-                rows, champion.thresholds.review_at, policy.top_reasons, left
-            )
-        # Awaited before the rules run: beside them, the model's threads (all cores for a
-        # batch) were slowed more than the rules gained (bench/serve.py's batch figure).
-        scored = await model
-        outcomes = [evaluate(self.rules, e, x) for e, x in zip(events, rows, strict=True)]
-        requests = [request_json(e) for e in events]
-        at = self._clock()
-        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
-        decisions = [
-            decide(
-                e, x, scored[i] if isinstance(scored, list) else scored, champion.version,
-                self.rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
-                outcome=outcomes[i],
-            )
-            for i, (e, x) in enumerate(zip(events, rows, strict=True))
-        ]  # fmt: skip
-        kind = self.settings.kind
-        records = [d.to_record(kind, r) for d, r in zip(decisions, requests, strict=True)]
-        committed = await watch(loop, self.log.submit_many(records))
+            first = _NEVER if batch else explain_at
+            scored = await self._model(champion, rows, first, top, started, budget)
+        flagged = (
+            [i for i, x in enumerate(scored) if x.score >= explain_at]
+            if batch and isinstance(scored, list)
+            else []
+        )
+        explained = self._model(
+            champion, [rows[i] for i in flagged], explain_at, top, started, budget
+        )
+        chosen = set(flagged)
+        order = [i for i in range(len(events)) if i not in chosen] + flagged  # as logged
+        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
+        clear = order[: len(order) - len(flagged)]
+        decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
+        commits = [self.log.submit_many(records)]
+        if flagged:
+            made, more = context.decide(flagged, await explained, self._clock(), started)
+            decisions += made
+            commits.append(self.log.submit_many(more))
+        committed = [o for c in commits for o in await watch(loop, c)]
         answers = self._answers(decisions, committed, started, batch)
+        rank = sorted(range(len(order)), key=order.__getitem__)  # log order -> request order
         if champion.shadow is not None and observed is not None:
-            self._spawn(self._shadow(champion, decisions, rows))
-        return answers
+            self._spawn(self._shadow(champion, [decisions[k] for k in rank], rows))
+        return [answers[k] for k in rank]
+
+    def _model(
+        self,
+        champion: Champion,
+        rows: list[Mapping[str, float | int | None]],
+        explain_at: float,
+        top: int,
+        started: float,
+        budget: timedelta,
+    ) -> asyncio.Future[list[Scored] | Fallback]:
+        """The champion's answer for ``rows`` within what is left of the budget (submitted
+        now; nothing for no rows)."""
+        loop = asyncio.get_running_loop()
+        if not rows:
+            done: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
+            done.set_result([])
+            return done
+        left = budget - self.settings.commit_reserve - _since(started)
+        return champion.runner.start(rows, explain_at, top, left)
 
     def _answers(
         self,
@@ -299,6 +320,50 @@ def _observe_all(
     engine: OnlineEngine, events: list[PaymentAttempt]
 ) -> list[Mapping[str, float | int | None]]:
     return [v.values for v in engine.observe_many(events)]
+
+
+_NEVER = 2.0  # an explain_at no score reaches: score only
+
+
+class _Context:
+    """What the decisions of one request share."""
+
+    def __init__(
+        self,
+        events: list[PaymentAttempt],
+        rows: list[Mapping[str, float | int | None]],
+        champion: Champion,
+        policy: Policy,
+        rules: RuleSet,
+        kind: str,
+    ) -> None:
+        self.events, self.rows, self.champion = events, rows, champion
+        self.policy, self.rules, self.kind = policy, rules, kind
+
+    def decide(
+        self, indices: list[int], model: list[Scored] | Fallback, at: datetime, started: float
+    ) -> tuple[list[Decision], list[DecisionRecord]]:
+        """Decide rows ``indices`` with the model's answer for each (``model[j]`` for the
+        j-th of them), or why there is none; the decisions and their log records."""
+        events, rows, rules, policy = self.events, self.rows, self.rules, self.policy
+        version = self.champion.version
+        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
+        decisions = [
+            decide(
+                events[i], rows[i], model if isinstance(model, str) else model[j], version,
+                rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
+            )
+            for j, i in enumerate(indices)
+        ]  # fmt: skip
+        records = [
+            d.to_record(self.kind, request_json(events[i]))
+            for d, i in zip(decisions, indices, strict=True)
+        ]
+        return decisions, records
+
+
+def _pick(scored: list[Scored] | Fallback, indices: list[int]) -> list[Scored] | Fallback:
+    return scored if isinstance(scored, str) else [scored[i] for i in indices]
 
 
 def _since(started: float) -> timedelta:
