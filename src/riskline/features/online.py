@@ -133,7 +133,7 @@ class OnlineEngine:
     def observe_many(self, events: Sequence[PaymentAttempt]) -> list[FeatureVector]:
         """``observe`` each event in order; the embedded store does them in one compiled call."""
         local = self._local
-        if local is None:
+        if local is None or len(events) == 1:  # one event: the lighter per-event call
             return [self.observe(e) for e in events]
         raw = self._local_columns
         admitted, rows = local.observe_many(
