@@ -7,7 +7,8 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
 2. Starts the service (uvicorn, one process) in a subprocess, and drives it from another
    process with an open-loop load generator (raw HTTP/1.1 keep-alive over asyncio streams;
    latency counts from each request's *scheduled* send time, so queueing is not hidden):
-   ``--rate`` requests/s for ``--seconds``; then rising rates for ``--step-seconds`` each
+   ``--rate`` requests/s for ``--seconds``; then rising rates (steps of 100 req/s up to
+   1,300) for ``--step-seconds`` each
    until p99 > 10 ms or an error: ``max_rps`` is the best rate that kept p99 <= 10 ms.
 3. ``batch_1000_ms``: median server time of POST /v1/fraud/score:batch with 1,000 attempts.
 4. MLflow peer on the same model file (``bench/peers/mlflow_serve.py --measure``) and the
@@ -253,7 +254,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=1000.0)
-    p.add_argument("--steps", default="400,600,800,1000,1100,1200,1300,1500,2000")
+    p.add_argument("--steps", default="400,500,600,700,800,900,1000,1100,1200,1300,1500,2000")
     p.add_argument("--step-seconds", type=float, default=10.0)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
