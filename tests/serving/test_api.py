@@ -204,10 +204,13 @@ def test_health_ready_metrics_openapi(app: FastAPI) -> None:
             }
             await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
             await client.post("/v1/fraud/score", json=attempt(amount_minor="x"), headers=SCORER)
+            batch = {"attempts": [attempt("m1"), attempt("m2")]}
+            await client.post("/v1/fraud/score:batch", json=batch, headers=SCORER)
             text = (await client.get("/metrics", headers=ADMIN)).text
-            assert 'riskline_decisions_total{action="approve"} 1.0' in text
+            assert 'riskline_decisions_total{action="approve"} 3.0' in text
             assert 'riskline_errors_total{kind="invalid_request"} 1.0' in text
-            assert "riskline_decision_seconds_bucket" in text
+            assert "riskline_decision_seconds_count 1.0" in text  # one single request
+            assert "riskline_batch_seconds_count 1.0" in text  # one batch of two
             assert 'riskline_fallbacks_total{reason="timeout"} 0.0' in text
             spec = (await client.get("/openapi.json")).json()
             assert {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from riskline.decisions import open_decision_log
+from riskline.serving.answers import new_id
 from tests.serving.conftest import SCORER, attempt, serve
 
 
@@ -62,3 +64,12 @@ def test_two_apps_on_one_log_answer_with_the_stored_decision(home: Path) -> None
             assert sorted([ra.json()["duplicate"], rb.json()["duplicate"]]) == [False, True]
 
     asyncio.run(main())
+
+
+def test_decision_ids_are_unique_and_sort_by_creation_time() -> None:
+    first = [new_id() for _ in range(2_000)]
+    time.sleep(0.002)  # a later millisecond
+    later = new_id()
+    assert len(set(first)) == len(first)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
+    assert later > max(first)
