@@ -143,8 +143,10 @@ class Service:
             if batch and isinstance(scored, list)
             else []
         )
-        explained = self._model(
-            champion, [rows[i] for i in flagged], explain_at, top, started, budget
+        explained = (
+            self._model(champion, [rows[i] for i in flagged], explain_at, top, started, budget)
+            if flagged
+            else None
         )
         chosen = set(flagged)
         order = [i for i in range(len(events)) if i not in chosen] + flagged  # as logged
@@ -152,7 +154,7 @@ class Service:
         clear = order[: len(order) - len(flagged)]
         decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
         commits = [self.log.submit_many(records)]
-        if flagged:
+        if explained is not None:
             made, more = context.decide(flagged, await explained, self._clock(), started)
             decisions += made
             commits.append(self.log.submit_many(more))
@@ -173,12 +175,7 @@ class Service:
         budget: timedelta,
     ) -> asyncio.Future[list[Scored] | Fallback]:
         """The champion's answer for ``rows`` within what is left of the budget (submitted
-        now; nothing for no rows)."""
-        loop = asyncio.get_running_loop()
-        if not rows:
-            done: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
-            done.set_result([])
-            return done
+        now)."""
         left = budget - self.settings.commit_reserve - _since(started)
         return champion.runner.start(rows, explain_at, top, left)
 
