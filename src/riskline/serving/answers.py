@@ -48,21 +48,6 @@ def event_from_json(data: object) -> PaymentAttempt:
     return PaymentAttempt(**fields)
 
 
-def answer_from_body(decision_id: str, txid: str, body: Mapping[str, object]) -> Answer:
-    return {
-        "decision_id": decision_id,
-        "transaction_id": txid,
-        "decision": body["action"],
-        "score": body["score"],
-        "reasons": body["reasons"],
-        "model_version": body["model_version"],
-        "rules_version": body["rules_version"],
-        "fallback": body["fallback"],
-        "latency_ms": body["latency_ms"],
-        "duplicate": False,
-    }
-
-
 def answer_of(decision: Decision, latency_ms: float) -> Answer:
     """The answer to a decision just made (``latency_ms``: server time until answered)."""
     return {
@@ -80,9 +65,20 @@ def answer_of(decision: Decision, latency_ms: float) -> Answer:
 
 
 def answer_from_record(record: StoredDecision, *, duplicate: bool) -> Answer:
-    answer = answer_from_body(record.decision_id, record.transaction_id, record.body)
-    answer["duplicate"] = duplicate
-    return answer
+    """The answer a logged decision was given (a retried transaction gets it again)."""
+    body = record.body
+    return {
+        "decision_id": record.decision_id,
+        "transaction_id": record.transaction_id,
+        "decision": body["action"],
+        "score": body["score"],
+        "reasons": body["reasons"],
+        "model_version": body["model_version"],
+        "rules_version": body["rules_version"],
+        "fallback": body["fallback"],
+        "latency_ms": body["latency_ms"],
+        "duplicate": duplicate,
+    }
 
 
 def label_answer(record: StoredDecision, *, duplicate: bool) -> Answer:

@@ -187,6 +187,8 @@ class Service:
         batch: bool,
     ) -> list[Answer]:
         """Each decision's answer once committed (a duplicate's: the logged one), counted."""
+        took = _since(started)
+        latency_ms = round(took / timedelta(milliseconds=1), 3)
         answers: list[Answer] = []
         made: list[Decision] = []
         for decision, outcome in zip(decisions, committed, strict=True):
@@ -195,14 +197,9 @@ class Service:
                 answers.append(answer_from_record(outcome.existing, duplicate=True))  # type: ignore[arg-type]
             else:
                 made.append(decision)
-                answers.append(answer_of(decision, 0.0))
-        took = _since(started)
+                answers.append(answer_of(decision, latency_ms))
         outcomes = ((d.action, d.fallback) for d in made)
         self.metrics.decided(outcomes, took.total_seconds(), batch=batch)
-        latency_ms = round(took / timedelta(milliseconds=1), 3)
-        for answer in answers:
-            if not answer["duplicate"]:
-                answer["latency_ms"] = latency_ms
         return answers
 
     async def _observe(
