@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -16,6 +17,7 @@ from riskline.features import (
     CARD,
     EmbeddedStore,
     Feature,
+    FeatureRows,
     FeatureSet,
     FeatureVector,
     OnlineEngine,
@@ -173,7 +175,9 @@ def test_a_batch_is_observed_exactly_as_its_events_one_by_one(tmp_path: Path) ->
     got: list[FeatureVector] = []
     sizes = iter([1, 7, 500, 64, 2_000] * 100)  # the arenas grow inside some batches
     while len(got) < len(events):
-        got += batched.observe_many(events[len(got) : len(got) + next(sizes)])
+        rows = batched.observe_many(events[len(got) : len(got) + next(sizes)])
+        assert np.array_equal(rows.matrix, FeatureRows.of(rows.names, rows.vectors).matrix, True)
+        got += rows.vectors
     assert [(v.values, v.counted, v.eff_us) for v in got] == [
         (v.values, v.counted, v.eff_us) for v in expected
     ]

@@ -5,7 +5,8 @@ from riskline.features._memory import MemoryStore
 from riskline.features._redis import RedisStore
 from riskline.features.check import CheckReport, check
 from riskline.features.offline import backfill, compute_offline
-from riskline.features.online import FeatureVector, OnlineEngine, replay
+from riskline.features.online import OnlineEngine, replay
+from riskline.features.rows import FeatureRows, FeatureVector
 from riskline.features.spec import (
     ACCOUNT,
     CARD,
@@ -34,6 +35,7 @@ __all__ = [
     "EmbeddedStore",
     "Entity",
     "Feature",
+    "FeatureRows",
     "FeatureSet",
     "FeatureVector",
     "Filter",

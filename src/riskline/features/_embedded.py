@@ -364,9 +364,10 @@ class LocalState:
 
     def apply_many(
         self, events: Sequence[tuple[str, int, Sequence[Raw]]]
-    ) -> tuple[list[tuple[int, bool]], list[dict[str, Value]]]:
+    ) -> tuple[list[tuple[int, bool]], np.ndarray, list[dict[str, Value]]]:
         """``apply`` for several events in order, with one compiled call (a batch): each
-        event's admission and windowed features."""
+        event's admission, and its windowed features (``names`` order) as a float64 matrix
+        (null: NaN) and as mappings."""
         plan, admit = self.plan, self._admission.admit
         admitted = [admit(txid, ts, plan.lateness_us, plan.dedup_us) for txid, ts, _ in events]
         rows = self._encode_many([values for _, _, values in events])
@@ -387,11 +388,16 @@ class LocalState:
             )  # fmt: skip
             if status != k.OK:
                 self._grow(status)
+        nulls = states == k.IS_NULL
         values = ints.astype(object)  # Python ints, floats and None, as ``_read`` gives
         values[:, self._float_at] = floats[:, self._float_at]
-        values[states == k.IS_NULL] = None
+        values[nulls] = None
+        matrix = ints.astype(np.float64)
+        matrix[:, self._float_at] = floats[:, self._float_at]
+        matrix[nulls] = np.nan
         names = self.names
-        return admitted, [dict(zip(names, row, strict=True)) for row in values.tolist()]
+        mappings = [dict(zip(names, row, strict=True)) for row in values.tolist()]
+        return admitted, matrix, mappings
 
     def _grow(self, status: int) -> None:
         if status & k.SLIDING_FULL:
@@ -417,7 +423,7 @@ class LocalState:
 
     def observe_many(
         self, events: Sequence[tuple[str, int, Sequence[Raw]]]
-    ) -> tuple[list[tuple[int, bool]], list[dict[str, Value]]]:
+    ) -> tuple[list[tuple[int, bool]], np.ndarray, list[dict[str, Value]]]:
         """``observe`` for several events in order: one journal write, one compiled call."""
         if self.journal is not None:
             self.journal([["e", txid, ts_us, values] for txid, ts_us, values in events])

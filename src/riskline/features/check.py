@@ -11,7 +11,8 @@ import polars as pl
 from riskline.events import PaymentAttempt
 from riskline.features._compute import Value
 from riskline.features.offline import Order, compute_offline
-from riskline.features.online import FeatureVector, OnlineEngine, replay
+from riskline.features.online import OnlineEngine, replay
+from riskline.features.rows import FeatureVector
 from riskline.features.spec import FeatureSet
 
 _FIELDS = tuple(f.name for f in fields(PaymentAttempt))

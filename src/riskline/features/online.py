@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+
+import numpy as np
 
 from riskline.events import PaymentAttempt
 from riskline.features._compute import (
@@ -23,6 +24,7 @@ from riskline.features._compute import (
 )
 from riskline.features._embedded import EmbeddedStore, LocalState
 from riskline.features._plan import BucketGroup, Plan
+from riskline.features.rows import FeatureRows, FeatureVector
 from riskline.features.spec import FeatureSet
 from riskline.features.store import (
     BucketRequest,
@@ -42,17 +44,6 @@ def to_us(at: datetime) -> int:
     return (at - _EPOCH) // _US
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureVector:
-    """The features of one event, in feature-set order; ``counted`` is False for a duplicate
-    or too-late event (it was scored but not added to any state)."""
-
-    transaction_id: str
-    values: dict[str, Value]
-    eff_us: int
-    counted: bool
-
-
 class OnlineEngine:
     """Feature values for each event as it arrives, from an ``EmbeddedStore`` (compiled, in
     process) or any ``StateStore`` (exchange protocol, e.g. Redis)."""
@@ -65,12 +56,15 @@ class OnlineEngine:
         if isinstance(store, EmbeddedStore):
             self._local = store.bind(self._plan)
             self._local_columns = _getter(self._local.columns)
+            at = {n: j for j, n in enumerate(fs.names)}
+            self._windowed_at = np.array([at[n] for n in self._local.names], np.intp)
         self._groups: list[GroupFn] = [group_evaluator(g) for g in self._plan.sliding]
         self._row = [
             (f.name, f.agg, str(f.column), str(f.other))
             for f in fs.features
             if f.agg in ("value", "differs")
         ]
+        self._row_at = [(name, fs.names.index(name)) for name, *_ in self._row]
         self._bucket_names = [[f.name for f in g.features] for g in self._plan.buckets]
         self._delay_us = next(
             (f.label_delay // _US for f in fs.features if f.agg == "label_rate"), 0
@@ -130,20 +124,26 @@ class OnlineEngine:
                 values[name] = bucket_value(group, j, counters)
         return FeatureVector(event.transaction_id, values, snap.eff_us, snap.counted)
 
-    def observe_many(self, events: Sequence[PaymentAttempt]) -> list[FeatureVector]:
-        """``observe`` each event in order; the embedded store does them in one compiled call."""
+    def observe_many(self, events: Sequence[PaymentAttempt]) -> FeatureRows:
+        """``observe`` each event in order; the embedded store does them in one compiled call
+        and hands the values over as a matrix as well (``FeatureRows``)."""
         local = self._local
+        names = self.fs.names
         if local is None or len(events) == 1:  # one event: the lighter per-event call
-            return [self.observe(e) for e in events]
+            return FeatureRows.of(names, [self.observe(e) for e in events])
         raw = self._local_columns
-        admitted, rows = local.observe_many(
+        admitted, windowed, rows = local.observe_many(
             [(e.transaction_id, to_us(e.ts), raw(e)) for e in events]
         )
-        out = []
+        matrix = np.empty((len(events), len(names)), np.float64)
+        matrix[:, self._windowed_at] = windowed
+        vectors = []
         for event, values, (eff, counted) in zip(events, rows, admitted, strict=True):
             self._row_level(event.__getattribute__, values)
-            out.append(FeatureVector(event.transaction_id, values, eff, counted))
-        return out
+            vectors.append(FeatureVector(event.transaction_id, values, eff, counted))
+        for name, j in self._row_at:
+            matrix[:, j] = [np.nan if (v := r[name]) is None else v for r in rows]
+        return FeatureRows(names, vectors, matrix)
 
     def _observe_local(self, local: LocalState, event: PaymentAttempt) -> FeatureVector:
         get = event.__getattribute__

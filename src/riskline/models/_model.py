@@ -18,6 +18,7 @@ import orjson
 import polars as pl
 
 from riskline.errors import InvalidModelError, InvalidRequestError
+from riskline.features import FeatureRows
 from riskline.models._calibrate import Calibrator
 from riskline.models.explain import Reason, top_reasons
 
@@ -59,7 +60,10 @@ class Model:
 
     def matrix(self, rows: Sequence[Mapping[str, float | int | None]]) -> np.ndarray:
         """Rows as a float64 matrix in feature order; raises InvalidRequestError on a missing
-        feature (a misspelt or absent key is a training/serving skew, never silently NaN)."""
+        feature (a misspelt or absent key is a training/serving skew, never silently NaN).
+        ``FeatureRows`` hand over their matrix: no row is rebuilt."""
+        if isinstance(rows, FeatureRows) and (x := rows.columns(self.feature_names)) is not None:
+            return x
         x = np.empty((len(rows), len(self.feature_names)), dtype=np.float64)
         for i, row in enumerate(rows):
             try:

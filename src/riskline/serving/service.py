@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -20,10 +20,10 @@ from riskline.decisions import (
     Scored,
     decide,
 )
-from riskline.decisions.engine import watch
+from riskline.decisions.engine import Row, watch
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
-from riskline.features import EmbeddedStore, OnlineEngine
+from riskline.features import EmbeddedStore, FeatureRows, OnlineEngine
 from riskline.fraud import fraud_rules
 from riskline.rules import RuleSet
 from riskline.serving.answers import (
@@ -128,7 +128,7 @@ class Service:
         budget = self.settings.budget * max(1, len(events) // 100)
         loop = asyncio.get_running_loop()
         observed = await self._observe(events, started, budget)
-        rows: list[Mapping[str, float | int | None]] = observed or [{} for _ in events]
+        rows: Sequence[Row] = observed if observed is not None else [{} for _ in events]
         # A batch is scored first, then only its flagged rows are explained, by a second
         # call, while the other decisions are made and committing (bench/serve.py: the
         # reasons of a few percent of rows cost as much as scoring them all).
@@ -144,7 +144,7 @@ class Service:
             else []
         )
         explained = (
-            self._model(champion, [rows[i] for i in flagged], explain_at, top, started, budget)
+            self._model(champion, _take(rows, flagged), explain_at, top, started, budget)
             if flagged
             else None
         )
@@ -168,7 +168,7 @@ class Service:
     def _model(
         self,
         champion: Champion,
-        rows: list[Mapping[str, float | int | None]],
+        rows: Sequence[Row],
         explain_at: float,
         top: int,
         started: float,
@@ -204,7 +204,7 @@ class Service:
 
     async def _observe(
         self, events: list[PaymentAttempt], started: float, budget: timedelta
-    ) -> list[Mapping[str, float | int | None]] | None:
+    ) -> FeatureRows | None:
         """Features of ``events`` from the online store; None when it fails or is too slow.
 
         The embedded (in-process) store is called inline: it cannot hang and a thread hop
@@ -213,13 +213,13 @@ class Service:
         """
         if self._inline_store:
             try:
-                return _observe_all(self.engine, events)
+                return self.engine.observe_many(events)
             except Exception as exc:
                 _log.warning("online store failed (%r); deciding by fallback rules", exc)
                 self.metrics.errors.labels("store").inc()
                 return None
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._store_thread, _observe_all, self.engine, events)
+        work = loop.run_in_executor(self._store_thread, self.engine.observe_many, events)
         left = budget - self.settings.commit_reserve - _since(started)
         try:
             return await asyncio.wait_for(work, max(left.total_seconds(), 0.0))
@@ -237,7 +237,7 @@ class Service:
         self,
         champion: Champion,
         decisions: list[Decision],
-        rows: list[Mapping[str, float | int | None]],
+        rows: Sequence[Row],
     ) -> None:
         """Score the shadow model and log it beside the champion; never disturbs the answer."""
         shadow = champion.shadow
@@ -310,12 +310,6 @@ class Service:
             return False
 
 
-def _observe_all(
-    engine: OnlineEngine, events: list[PaymentAttempt]
-) -> list[Mapping[str, float | int | None]]:
-    return [v.values for v in engine.observe_many(events)]
-
-
 _NEVER = 2.0  # an explain_at no score reaches: score only
 
 
@@ -325,7 +319,7 @@ class _Context:
     def __init__(
         self,
         events: list[PaymentAttempt],
-        rows: list[Mapping[str, float | int | None]],
+        rows: Sequence[Row],
         champion: Champion,
         policy: Policy,
         rules: RuleSet,
@@ -354,6 +348,10 @@ class _Context:
             for d, i in zip(decisions, indices, strict=True)
         ]
         return decisions, records
+
+
+def _take(rows: Sequence[Row], indices: list[int]) -> Sequence[Row]:
+    return rows.take(indices) if isinstance(rows, FeatureRows) else [rows[i] for i in indices]
 
 
 def _pick(scored: list[Scored] | Fallback, indices: list[int]) -> list[Scored] | Fallback:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from riskline.decisions import Decision, DecisionRecord
@@ -16,7 +16,7 @@ async def shadow_records(
     shadow: Champion,
     kind: str,
     decisions: list[Decision],
-    rows: list[Mapping[str, float | int | None]],
+    rows: Sequence[Mapping[str, float | int | None]],
     at: datetime,
 ) -> list[DecisionRecord]:
     """One ``<kind>_shadow`` record per champion decision (same transaction id): the shadow's
