@@ -13,6 +13,7 @@ from hypothesis import given
 
 from riskline.errors import UnknownFeatureError
 from riskline.events import PaymentAttempt
+from riskline.features import FeatureRows, FeatureVector
 from riskline.rules import (
     FieldValue,
     Membership,
@@ -21,6 +22,7 @@ from riskline.rules import (
     Threshold,
     evaluate,
     evaluate_frame,
+    evaluate_many,
     score_frame,
 )
 
@@ -115,3 +117,44 @@ def test_frame_equals_row_by_row(rows: list[dict[str, FieldValue]]) -> None:
         assert math.isclose(scores[i], one.score)
         fired = {r.code for r in RULES.rules if table[f"rule_{r.code}"][i]}
         assert fired == {h.code for h in one.fired}
+
+
+BIG = 2**60  # past float64's exact integers: compared value by value
+batch_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "n": st.one_of(st.none(), st.integers(0, 8), st.sampled_from([BIG, BIG + 1])),
+            "new": st.one_of(st.none(), st.integers(0, 1)),
+            "amount": st.one_of(st.none(), st.floats(0, 200, allow_nan=False)),
+            "terminal_id": st.one_of(st.none(), st.sampled_from(["T1", "T9"])),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+WIDE = RuleSet(  # plus a condition on an event field, a big bound and a list on a feature
+    "wide",
+    (
+        *RULES.rules,
+        Rule("big_amount", "x", "review", (Threshold("amount_minor", ">=", 100),), 0.3),
+        Rule("huge_n", "x", "decline", (Threshold("n", ">", BIG),), 0.8),
+        Rule("listed_n", "x", "review", (Membership("n", frozenset({"5"})),), 0.4),
+    ),
+)
+
+
+@given(rows=batch_rows)
+def test_a_batch_is_evaluated_exactly_as_row_by_row(rows: list[dict[str, FieldValue]]) -> None:
+    events = [
+        PaymentAttempt(f"t{i}", AT, 50 * i, card_token="c", terminal_id=r["terminal_id"])  # type: ignore[arg-type]
+        for i, r in enumerate(rows)
+    ]
+    values = [{k: v for k, v in r.items() if k != "terminal_id"} for r in rows]
+    vectors = [
+        FeatureVector(e.transaction_id, v, 0, True)  # type: ignore[arg-type]  # numbers only
+        for e, v in zip(events, values, strict=True)
+    ]
+    as_rows = FeatureRows.of(("amount", "n", "new"), vectors)
+    expected = [evaluate(WIDE, e, v) for e, v in zip(events, values, strict=True)]
+    assert evaluate_many(WIDE, events, as_rows) == expected  # over the matrix's columns
+    assert evaluate_many(WIDE, events, values) == expected  # over plain mappings

@@ -32,6 +32,7 @@ def test_rules_public_api() -> None:
         "Verdict",
         "evaluate",
         "evaluate_frame",
+        "evaluate_many",
         "score_frame",
     ]
 

@@ -19,7 +19,7 @@ from typing import Literal, Protocol, TypeVar
 from riskline.decisions._records import DecisionRecord
 from riskline.errors import ConfigError
 from riskline.events import PaymentAttempt
-from riskline.rules import FieldValue, RuleSet, Verdict, evaluate
+from riskline.rules import FieldValue, Outcome, RuleSet, Verdict, evaluate
 
 Fallback = Literal["timeout", "model_error", "low_confidence", "store_unavailable", "no_model"]
 Row = Mapping[str, float | int | None]
@@ -181,13 +181,16 @@ def decide(
     decision_id: str,
     decided_at: datetime,
     latency_ms: float,
+    outcome: Outcome | None = None,
 ) -> Decision:
     """Turn the model's answer (or why there is none) and the rules into a Decision.
 
     The model decides by ``policy.thresholds`` unless ``model`` is a fallback reason or its
     score falls in the low-confidence band; then the rules decide and ``fallback`` says why.
+    ``outcome`` is the rules' outcome when already known (``evaluate_many`` of a batch).
     """
-    outcome = evaluate(rules, event, features)
+    if outcome is None:
+        outcome = evaluate(rules, event, features)
     fallback: Fallback | None
     if isinstance(model, Scored):
         band = policy.low_confidence

@@ -1,5 +1,6 @@
 """Rules: pure, declarative conditions over features and event fields; the fallback policy."""
 
+from riskline.rules.batch import evaluate_many
 from riskline.rules.frame import evaluate_frame, score_frame
 from riskline.rules.outcome import FieldValue, Hit, Outcome, Verdict, evaluate
 from riskline.rules.spec import (
@@ -30,5 +31,6 @@ __all__ = [
     "Verdict",
     "evaluate",
     "evaluate_frame",
+    "evaluate_many",
     "score_frame",
 ]

@@ -25,7 +25,7 @@ from riskline.errors import DuplicateDecisionError, InvalidRequestError, Unknown
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, FeatureRows, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import RuleSet
+from riskline.rules import RuleSet, evaluate_many
 from riskline.serving.answers import (
     Answer,
     answer_from_record,
@@ -327,6 +327,7 @@ class _Context:
     ) -> None:
         self.events, self.rows, self.champion = events, rows, champion
         self.policy, self.rules, self.kind = policy, rules, kind
+        self.outcomes = evaluate_many(rules, events, rows)
 
     def decide(
         self, indices: list[int], model: list[Scored] | Fallback, at: datetime, started: float
@@ -334,12 +335,13 @@ class _Context:
         """Decide rows ``indices`` with the model's answer for each (``model[j]`` for the
         j-th of them), or why there is none; the decisions and their log records."""
         events, rows, rules, policy = self.events, self.rows, self.rules, self.policy
-        version = self.champion.version
+        version, outcomes = self.champion.version, self.outcomes
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         decisions = [
             decide(
                 events[i], rows[i], model if isinstance(model, str) else model[j], version,
                 rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
+                outcome=outcomes[i],
             )
             for j, i in enumerate(indices)
         ]  # fmt: skip
