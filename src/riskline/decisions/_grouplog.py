@@ -1,7 +1,8 @@
 """Group commit: one writer thread chains and commits queued records in batches.
 
-Callers enqueue records and wait on a ``Future``. The writer takes everything queued (up to
-``max_batch``), opens an exclusive write transaction, reads the chain tail from the database
+Callers enqueue records and wait on a ``Future`` (one per call, whatever its size). The
+writer takes everything queued, in whole calls (up to ``max_batch`` records, or one larger
+call alone), opens an exclusive write transaction, reads the chain tail from the database
 (so a restart, or another process appending between batches, is picked up), assigns seqs and
 hashes, inserts, commits, and only then resolves the futures. A failed batch resolves every
 future in it with ``DecisionLogUnavailableError``: nothing uncommitted is acknowledged.
@@ -66,7 +67,8 @@ class GroupCommitLog:
         self._reader = reader
         self._max_batch = max_batch
         self._cond = threading.Condition()
-        self._pending: deque[_Entry] = deque()
+        self._pending: deque[_Group] = deque()
+        self._queued = 0  # records in self._pending
         self._closed = False
         self._tail: tuple[int, bytes] | None = None  # None: read it from the database
         self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
@@ -78,13 +80,13 @@ class GroupCommitLog:
         return log
 
     def submit(self, record: DecisionRecord) -> Future[int]:
-        group = _Group(1, single=True)
-        self._enqueue([encode(record)], group)
+        group = _Group([encode(record)], single=True)
+        self._enqueue(group)
         return group.future  # type: ignore[return-value]  # single: the seq itself
 
     def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
-        group = _Group(len(records), single=False)
-        self._enqueue([encode(r) for r in records], group)
+        group = _Group([encode(r) for r in records], single=False)
+        self._enqueue(group)
         return group.future
 
     def append(self, record: DecisionRecord) -> int:
@@ -130,16 +132,18 @@ class GroupCommitLog:
             yield chunk
             since = chunk[-1][0]
 
-    def _enqueue(self, encoded: list[Encoded], group: _Group) -> None:
+    def _enqueue(self, group: _Group) -> None:
+        if not group.records:
+            group.future.set_result([])
+            return
         with self._cond:
             if self._closed:
                 raise DecisionLogUnavailableError(
                     "the decision log is closed; open it again to append."
                 )
-            self._pending.extend((e, group, i) for i, e in enumerate(encoded))
+            self._pending.append(group)
+            self._queued += len(group.records)
             self._cond.notify()
-        if not encoded:
-            group.future.set_result([])
 
     def _run(self) -> None:
         expect = 1  # records likely queued soon: the last batch plus what queued meanwhile
@@ -149,34 +153,41 @@ class GroupCommitLog:
                     self._cond.wait()
                 if not self._pending:
                     return
-                if len(self._pending) < expect:  # one fsync for all of them, not two
+                if self._queued < expect:  # one fsync for all of them, not two
                     self._cond.wait_for(self._enough(expect), _COALESCE_S)
-                take = min(len(self._pending), self._max_batch)
-                batch = [self._pending.popleft() for _ in range(take)]
+                batch = [self._pending.popleft()]  # whole groups, up to max_batch records
+                take = len(batch[0].records)
+                while self._pending and take + len(self._pending[0].records) <= self._max_batch:
+                    batch.append(self._pending.popleft())
+                    take += len(batch[-1].records)
+                self._queued -= take
             # A group cancelled before this point is dropped; after it, it cannot be.
-            live = [entry for entry in batch if entry[1].running()]
+            live = [group for group in batch if group.future.set_running_or_notify_cancel()]
             if live:
                 self._commit(live)
             with self._cond:
-                expect = min(take + len(self._pending), self._max_batch)
+                expect = min(take + self._queued, self._max_batch)
 
     def _enough(self, expect: int) -> Callable[[], bool]:
-        return lambda: len(self._pending) >= expect or self._closed
+        return lambda: self._queued >= expect or self._closed
 
-    def _commit(self, live: list[_Entry]) -> None:
+    def _commit(self, live: list[_Group]) -> None:
+        records = live[0].records if len(live) == 1 else [e for g in live for e in g.records]
         try:
-            outcomes = self._write([e for e, _, _ in live])
+            outcomes = self._write(records)
         except Exception as exc:
             error = DecisionLogUnavailableError(
-                f"the decision log could not commit a batch of {len(live)} record(s): "
+                f"the decision log could not commit a batch of {len(records)} record(s): "
                 f"{exc!r}. None of them was acknowledged; retry with the same transaction_id."
             )
             error.__cause__ = exc
-            for _, group, _ in live:
-                group.fail(error)
+            for group in live:
+                group.future.set_exception(error)
             return
-        for (_, group, i), outcome in zip(live, outcomes, strict=True):
-            group.resolve(i, outcome)
+        done = 0
+        for group in live:
+            group.settle(outcomes[done : done + len(group.records)])
+            done += len(group.records)
 
     def _write(self, batch: list[Encoded]) -> list[Outcome]:
         writer = self._writer
@@ -211,43 +222,24 @@ def seqs_or_raise(outcomes: list[Outcome]) -> list[int]:
 
 
 class _Group:
-    """The records of one ``submit``/``submit_many`` call: one future for all of them, set
-    (in the writer thread) once the last is committed, or at the first failure."""
+    """The records of one ``submit``/``submit_many`` call, committed together (in one
+    transaction, perhaps beside other groups) and answered by one future: each record's seq
+    or ``DuplicateDecisionError`` (``submit``: the seq itself, or the error raised)."""
 
-    __slots__ = ("_left", "_live", "_outcomes", "_single", "_started", "future")
+    __slots__ = ("_single", "future", "records")
 
-    def __init__(self, size: int, *, single: bool) -> None:
+    def __init__(self, records: list[Encoded], *, single: bool) -> None:
+        self.records = records
         self.future: Future[list[Outcome]] = Future()
-        self._outcomes: list[Outcome] = [0] * size
-        self._left = size
         self._single = single
-        self._started = self._live = False
 
-    def running(self) -> bool:
-        """Whether to write the group's records (False: it was cancelled while queued)."""
-        if not self._started:
-            self._started = True
-            self._live = self.future.set_running_or_notify_cancel()
-        return self._live
-
-    def resolve(self, i: int, outcome: Outcome) -> None:
-        self._outcomes[i] = outcome
-        self._left -= 1
-        if self._left or self.future.done():
-            return
+    def settle(self, outcomes: list[Outcome]) -> None:
         if not self._single:
-            self.future.set_result(self._outcomes)
-        elif isinstance(outcome, int):
+            self.future.set_result(outcomes)
+        elif isinstance(outcome := outcomes[0], int):
             self.future.set_result(outcome)  # type: ignore[arg-type]  # submit: Future[int]
         else:
             self.future.set_exception(outcome)
-
-    def fail(self, error: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(error)
-
-
-_Entry = tuple[Encoded, _Group, int]
 
 
 def plan(
