@@ -64,7 +64,10 @@ class OnlineEngine:
             for f in fs.features
             if f.agg in ("value", "differs")
         ]
-        self._row_at = [(name, fs.names.index(name)) for name, *_ in self._row]
+        self._row_at = [
+            (name, fs.names.index(name), agg, column, other)
+            for name, agg, column, other in self._row
+        ]
         self._bucket_names = [[f.name for f in g.features] for g in self._plan.buckets]
         self._delay_us = next(
             (f.label_delay // _US for f in fs.features if f.agg == "label_rate"), 0
@@ -137,13 +140,17 @@ class OnlineEngine:
         )
         matrix = np.empty((len(events), len(names)), np.float64)
         matrix[:, self._windowed_at] = windowed
-        vectors = []
-        for event, values, (eff, counted) in zip(events, rows, admitted, strict=True):
-            self._row_level(event.__getattribute__, values)
-            vectors.append(FeatureVector(event.transaction_id, values, eff, counted))
-        for name, j in self._row_at:
-            matrix[:, j] = [np.nan if (v := r[name]) is None else v for r in rows]
-        return FeatureRows(names, vectors, matrix)
+        for name, j, agg, column, other in self._row_at:
+            if agg == "value":
+                values: list[Value] = [getattr(e, column) for e in events]
+            else:
+                pairs = [(getattr(e, column), getattr(e, other)) for e in events]
+                values = [None if a is None or b is None else int(a != b) for a, b in pairs]
+            for row, value in zip(rows, values, strict=True):
+                row[name] = value
+            matrix[:, j] = [np.nan if v is None else v for v in values]
+        ids = [e.transaction_id for e in events]
+        return FeatureRows(names, rows, matrix, ids, admitted)
 
     def _observe_local(self, local: LocalState, event: PaymentAttempt) -> FeatureVector:
         get = event.__getattribute__

@@ -26,33 +26,51 @@ class FeatureVector:
 class FeatureRows(Sequence[dict[str, Value]]):
     """The features of a batch, in event order: each row a mapping (as logged and answered)
     and all rows as one float64 ``matrix`` with a column per name (a null is NaN), so a model
-    or the rules read columns without rebuilding them row by row. ``vectors`` keeps each
-    event's admission (``eff_us``, ``counted``). The rows and the matrix hold the same values.
+    or the rules read columns without rebuilding them row by row. ``vectors`` gives each
+    event's admission too (``eff_us``, ``counted``). The rows and the matrix hold the same
+    values.
     """
 
-    __slots__ = ("_index", "_rows", "matrix", "names", "vectors")
+    __slots__ = ("_admitted", "_ids", "_index", "_rows", "matrix", "names")
 
     def __init__(
-        self, names: tuple[str, ...], vectors: list[FeatureVector], matrix: np.ndarray
+        self,
+        names: tuple[str, ...],
+        rows: list[dict[str, Value]],
+        matrix: np.ndarray,
+        ids: list[str],
+        admitted: list[tuple[int, bool]],
     ) -> None:
-        if matrix.shape != (len(vectors), len(names)):
+        if matrix.shape != (len(rows), len(names)) or not len(rows) == len(ids) == len(admitted):
             raise ValueError(
-                f"matrix of shape {matrix.shape} for {len(vectors)} rows of {len(names)} names."
+                f"matrix of shape {matrix.shape} for {len(rows)} rows of {len(names)} names, "
+                f"{len(ids)} ids and {len(admitted)} admissions."
             )
         self.names = names
-        self.vectors = vectors
         self.matrix = matrix
-        self._rows = [v.values for v in vectors]
+        self._rows = rows
+        self._ids = ids
+        self._admitted = admitted
         self._index = {n: i for i, n in enumerate(names)}
 
     @classmethod
     def of(cls, names: tuple[str, ...], vectors: list[FeatureVector]) -> FeatureRows:
-        """From vectors alone (the matrix is built from their values)."""
+        """From vectors (the matrix is built from their values)."""
         x = np.empty((len(vectors), len(names)), np.float64)
         for i, v in enumerate(vectors):
             values = v.values
             x[i] = [np.nan if (value := values[n]) is None else value for n in names]
-        return cls(names, vectors, x)
+        ids = [v.transaction_id for v in vectors]
+        admitted = [(v.eff_us, v.counted) for v in vectors]
+        return cls(names, [v.values for v in vectors], x, ids, admitted)
+
+    @property
+    def vectors(self) -> list[FeatureVector]:
+        """Each event's ``FeatureVector`` (sharing the row mappings)."""
+        return [
+            FeatureVector(i, values, eff, counted)
+            for i, values, (eff, counted) in zip(self._ids, self._rows, self._admitted, strict=True)
+        ]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -83,7 +101,11 @@ class FeatureRows(Sequence[dict[str, Value]]):
 
     def take(self, indices: Sequence[int]) -> FeatureRows:
         """The rows at ``indices``, in that order."""
-        vectors = self.vectors
+        rows, ids, admitted = self._rows, self._ids, self._admitted
         return FeatureRows(
-            self.names, [vectors[i] for i in indices], self.matrix[np.array(indices, np.intp)]
+            self.names,
+            [rows[i] for i in indices],
+            self.matrix[np.array(indices, np.intp)],
+            [ids[i] for i in indices],
+            [admitted[i] for i in indices],
         )

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from operator import attrgetter
 
 from riskline.decisions import Decision, StoredDecision
 from riskline.errors import InvalidRequestError
@@ -26,16 +27,14 @@ def new_id() -> str:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(PaymentAttempt))
+_values = attrgetter(*_FIELDS)
 
 
 def request_json(event: PaymentAttempt) -> dict[str, object]:
-    """The logged request: the attempt's set fields, times as RFC 3339 (tokens only)."""
-    out: dict[str, object] = {}
-    for name in _FIELDS:
-        value = getattr(event, name)
-        if value is not None:
-            out[name] = value.isoformat() if isinstance(value, datetime) else value
-    return out
+    """The logged request: the attempt's set fields (tokens only). Times stay datetimes: the
+    log renders them as RFC 3339 text (orjson writes what ``isoformat`` does for the
+    whole-minute offsets a request can carry, at a fraction of its cost)."""
+    return {n: v for n, v in zip(_FIELDS, _values(event), strict=True) if v is not None}
 
 
 def event_from_json(data: object) -> PaymentAttempt:
