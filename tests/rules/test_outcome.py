@@ -143,8 +143,11 @@ WIDE = RuleSet(  # plus a condition on an event field, a big bound and a list on
 )
 
 
-@given(rows=batch_rows)
-def test_a_batch_is_evaluated_exactly_as_row_by_row(rows: list[dict[str, FieldValue]]) -> None:
+@given(rows=batch_rows, repeat=st.sampled_from([1, 40]))
+def test_a_batch_is_evaluated_exactly_as_row_by_row(
+    rows: list[dict[str, FieldValue]], repeat: int
+) -> None:
+    rows = rows * repeat  # short batches go row by row, longer ones by columns
     events = [
         PaymentAttempt(f"t{i}", AT, 50 * i, card_token="c", terminal_id=r["terminal_id"])  # type: ignore[arg-type]
         for i, r in enumerate(rows)

@@ -51,7 +51,7 @@ class FeatureRows(Sequence[dict[str, Value]]):
         self._rows = rows
         self._ids = ids
         self._admitted = admitted
-        self._index = {n: i for i, n in enumerate(names)}
+        self._index: dict[str, int] | None = None  # made when a column is first asked for
 
     @classmethod
     def of(cls, names: tuple[str, ...], vectors: list[FeatureVector]) -> FeatureRows:
@@ -87,17 +87,23 @@ class FeatureRows(Sequence[dict[str, Value]]):
 
     def column(self, name: str) -> np.ndarray | None:
         """The float64 column of feature ``name`` (None if it is not a feature here)."""
-        j = self._index.get(name)
+        j = self._positions().get(name)
         return None if j is None else self.matrix[:, j]
 
     def columns(self, names: Sequence[str]) -> np.ndarray | None:
         """The float64 matrix of ``names`` in that order (None if one is not a feature)."""
         if tuple(names) == self.names:
             return self.matrix
-        at = [self._index.get(n, -1) for n in names]
+        index = self._positions()
+        at = [index.get(n, -1) for n in names]
         if -1 in at:
             return None
         return self.matrix[:, np.array(at, np.intp)]
+
+    def _positions(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {n: i for i, n in enumerate(self.names)}
+        return self._index
 
     def take(self, indices: Sequence[int]) -> FeatureRows:
         """The rows at ``indices``, in that order."""

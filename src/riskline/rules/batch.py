@@ -15,9 +15,18 @@ import numpy as np
 
 from riskline.events import PaymentAttempt
 from riskline.features import FeatureRows
-from riskline.rules.outcome import FieldValue, Hit, Outcome, Verdict, _compiled, lookup
+from riskline.rules.outcome import (
+    FieldValue,
+    Hit,
+    Outcome,
+    Verdict,
+    _compiled,
+    evaluate,
+    lookup,
+)
 from riskline.rules.spec import Condition, Membership, Rule, RuleSet
 
+_COLUMNAR_FROM = 32  # events; measured: 1 event 84 us by columns, 5 us by evaluate
 _EXACT = 2.0**53  # float64 holds every integer up to here: past it, compare value by value
 
 _NUMPY_OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
@@ -35,8 +44,11 @@ def evaluate_many(
     events: Sequence[PaymentAttempt],
     features: Sequence[Mapping[str, FieldValue]],
 ) -> list[Outcome]:
-    """``evaluate`` of each event with its features, in one pass per condition."""
+    """``evaluate`` of each event with its features, in one pass per condition (below
+    ``_COLUMNAR_FROM`` events, one by one: a pass costs ~10 us however short the batch)."""
     n = len(events)
+    if n < _COLUMNAR_FROM:
+        return [evaluate(ruleset, e, f) for e, f in zip(events, features, strict=True)]
     masks: list[np.ndarray] = []
     for rule, checks, _ in _compiled(ruleset):
         fires = np.ones(n, np.bool_)
