@@ -153,6 +153,9 @@ class Service:
         context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
         clear = order[: len(order) - len(flagged)]
         decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
+        if explained is not None and explained.done():  # one commit for the whole batch
+            made, more = context.decide(flagged, explained.result(), self._clock(), started)
+            decisions, records, explained = decisions + made, records + more, None
         commits = [self.log.submit_many(records)]
         if explained is not None:
             made, more = context.decide(flagged, await explained, self._clock(), started)
