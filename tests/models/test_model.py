@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from riskline.errors import InvalidModelError, InvalidRequestError
+from riskline.features import FeatureRows, FeatureVector
 from riskline.models import Model, TrainedModel, describe
 from tests.models.planted import planted_frame, planted_model
 
@@ -158,3 +159,27 @@ def test_reason_text_by_feature_family(
     name: str, value: float | int | None, typical: float | None, text: str
 ) -> None:
     assert describe(name, value, typical) == text
+
+
+def test_feature_rows_score_and_explain_as_their_mappings(fitted: TrainedModel) -> None:
+    model = fitted.model
+    rng = np.random.default_rng(3)
+    names = ("extra", *reversed(model.feature_names))  # another order, one more column
+    vectors = [
+        FeatureVector(
+            f"t{i}",
+            {n: None if rng.random() < 0.2 else float(rng.integers(0, 9)) for n in names},
+            0,
+            True,
+        )
+        for i in range(50)
+    ]
+    rows = FeatureRows.of(names, vectors)
+    plain = [dict(v.values) for v in vectors]
+    assert model.score(rows) == model.score(plain)  # the matrix is taken, not rebuilt
+    assert model.explain(rows.take([3, 1])) == model.explain([plain[3], plain[1]])
+    short = [FeatureVector(v.transaction_id, dict(v.values), 0, True) for v in vectors]
+    for v in short:
+        del v.values[names[-1]]
+    with pytest.raises(InvalidRequestError, match=f"row 0 has no feature {names[-1]!r}"):
+        model.score(FeatureRows.of(names[:-1], short))  # a feature short: refused
