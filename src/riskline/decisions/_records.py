@@ -33,15 +33,18 @@ class DecisionRecord:
     body: Mapping[str, object]
 
     def __post_init__(self) -> None:
-        for name in ("decision_id", "transaction_id", "kind"):
-            value = getattr(self, name)
+        for name, value in (
+            ("decision_id", self.decision_id),
+            ("transaction_id", self.transaction_id),
+            ("kind", self.kind),
+        ):
             if not isinstance(value, str) or not value:
                 raise InvalidDecisionError(f"{name} must be a non-empty string, got {value!r}.")
-        if self.decided_at.tzinfo is None or self.decided_at.utcoffset() is None:
+        if self.decided_at.utcoffset() is None:
             raise InvalidDecisionError(
                 f"decided_at must be timezone-aware (UTC), got {self.decided_at!r}."
             )
-        if not isinstance(self.body, Mapping):
+        if type(self.body) is not dict and not isinstance(self.body, Mapping):
             raise InvalidDecisionError(
                 f"body must be a mapping with string keys, got {type(self.body).__name__}."
             )

@@ -158,6 +158,8 @@ class Decision:
         }
 
     def reasons_json(self) -> list[dict[str, FieldValue]]:
+        if not self.reasons:
+            return []
         return [
             {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
             for r in self.reasons
@@ -203,21 +205,22 @@ def decide(
     else:
         action = outcome.action
         reasons = tuple(Reason(h.code, h.text, _first(h.values), "rule") for h in outcome.fired)
-    return Decision(
-        decision_id=decision_id,
-        transaction_id=event.transaction_id,
-        decided_at=decided_at,
-        action=action,
-        score=score,
-        rule_score=outcome.score,
-        reasons=reasons,
-        model_version=model_version,
-        rules_version=rules.version,
-        fallback=fallback,
-        thresholds=policy.thresholds,
-        features=features,
-        latency_ms=latency_ms,
-        rules_fired=tuple(h.code for h in outcome.fired),
+    fired = outcome.fired
+    return Decision(  # positionally: a batch makes a thousand of them
+        decision_id,
+        event.transaction_id,
+        decided_at,
+        action,
+        score,
+        outcome.score,
+        reasons,
+        model_version,
+        rules.version,
+        fallback,
+        policy.thresholds,
+        features,
+        latency_ms,
+        tuple([h.code for h in fired]) if fired else (),
     )
 
 
