@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -183,3 +184,22 @@ def test_feature_rows_score_and_explain_as_their_mappings(fitted: TrainedModel) 
         del v.values[names[-1]]
     with pytest.raises(InvalidRequestError, match=f"row 0 has no feature {names[-1]!r}"):
         model.score(FeatureRows.of(names[:-1], short))  # a feature short: refused
+
+
+def test_a_single_row_scores_exactly_as_lightgbm_predict_from_any_thread(
+    fitted: TrainedModel,
+) -> None:
+    model = fitted.model
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, len(model.feature_names))) * 50
+    x[rng.random(x.shape) < 0.15] = np.nan  # missing values take each tree's learned branch
+    expected = np.asarray(model.booster.predict(x, raw_score=True))
+
+    def each(rows: range) -> list[float]:
+        return [float(model.margin(x[i : i + 1])[0]) for i in rows]
+
+    with ThreadPoolExecutor(4) as pool:  # one prepared config per thread
+        got = [v for part in pool.map(each, [range(k, 400, 4) for k in range(4)]) for v in part]
+    order = [i for k in range(4) for i in range(k, 400, 4)]
+    assert got == [float(expected[i]) for i in order]  # bit for bit
+    assert model.margin(x[:2]).tolist() == expected[:2].tolist()  # two rows: predict itself

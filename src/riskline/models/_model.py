@@ -20,6 +20,7 @@ import polars as pl
 from riskline.errors import InvalidModelError, InvalidRequestError
 from riskline.features import FeatureRows
 from riskline.models._calibrate import Calibrator
+from riskline.models._single import SingleRow
 from riskline.models.explain import Reason, top_reasons
 
 _MAGIC = b"riskline-model 1\n"
@@ -57,6 +58,7 @@ class Model:
         self.calibrator = calibrator
         self.typical = typical
         self.version = version
+        self._single = SingleRow(booster)
 
     def matrix(self, rows: Sequence[Mapping[str, float | int | None]]) -> np.ndarray:
         """Rows as a float64 matrix in feature order; raises InvalidRequestError on a missing
@@ -91,7 +93,10 @@ class Model:
 
     def margin(self, x: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """Raw log-odds of the booster for a float64 matrix (one LightGBM call); one thread
-        by default (per-request latency), ``num_threads=0`` for all cores (batches)."""
+        by default (per-request latency), ``num_threads=0`` for all cores (batches). A
+        single row takes LightGBM's prepared single-row path (4 us instead of ~30)."""
+        if x.shape[0] == 1:
+            return np.array([self._single.margin(x[0])])
         out = np.asarray(self.booster.predict(x, raw_score=True, num_threads=num_threads))
         return out
 
