@@ -144,8 +144,7 @@ class OnlineEngine:
             if agg == "value":
                 values: list[Value] = [getattr(e, column) for e in events]
             else:
-                pairs = [(getattr(e, column), getattr(e, other)) for e in events]
-                values = [None if a is None or b is None else int(a != b) for a, b in pairs]
+                values = [_differs(getattr(e, column), getattr(e, other)) for e in events]
             for row, value in zip(rows, values, strict=True):
                 row[name] = value
             matrix[:, j] = [np.nan if v is None else v for v in values]
@@ -165,8 +164,7 @@ class OnlineEngine:
             if agg == "value":
                 values[name] = get(column)  # type: ignore[assignment]
             else:
-                a, b = get(column), get(other)
-                values[name] = None if a is None or b is None else int(a != b)
+                values[name] = _differs(get(column), get(other))
 
     def label_at(self, event: PaymentAttempt) -> datetime | None:
         """When the event's fraud label may be used (None: genuine or unlabelled)."""
@@ -200,6 +198,11 @@ class OnlineEngine:
                 )
         if requests:
             self.store.add_labels(tuple(requests))
+
+
+def _differs(a: object, b: object) -> int | None:
+    """The ``differs`` feature: 1 if both values are set and differ, 0 if equal, else null."""
+    return None if a is None or b is None else int(a != b)
 
 
 def _getter(columns: tuple[str, ...]) -> Callable[[PaymentAttempt], tuple[object, ...]]:
