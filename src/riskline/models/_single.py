@@ -44,7 +44,8 @@ class _Prepared:
             )
         )
         self.out = np.zeros(1, np.float64)
-        self.out_len = ctypes.c_int64()
+        self.out_ptr = ctypes.c_void_p(self.out.ctypes.data)  # plain addresses: ``data_as``
+        self.out_len = ctypes.byref(ctypes.c_int64())  # made a reference cycle per call
 
     def __del__(self) -> None:
         if self.handle:
@@ -70,9 +71,9 @@ class SingleRow:
         _check(
             _LIB.LGBM_BoosterPredictForMatSingleRowFast(
                 prepared.handle,
-                data.ctypes.data_as(ctypes.c_void_p),
-                ctypes.byref(prepared.out_len),
-                prepared.out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                ctypes.c_void_p(data.ctypes.data),  # ``data`` stays alive through the call
+                prepared.out_len,
+                prepared.out_ptr,
             )
         )
         return float(prepared.out[0])
