@@ -61,13 +61,22 @@ class LabelRequest:
 class Admission:
     """The stream rules every store applies to an arriving event (see ``spec``): its
     effective time ``max(ts, watermark)``, and whether it counts (not too late, not a
-    duplicate id within the dedup horizon)."""
+    duplicate id within the dedup horizon).
 
-    __slots__ = ("mark", "seen")
+    Ids are remembered for the dedup horizon only, in two generations: once the watermark
+    has moved a horizon past the start of the current one, the previous generation is
+    dropped. Every id in it was last seen more than a horizon before the watermark, and no
+    later event can be nearer to it, so forgetting it changes no answer; memory stays
+    bounded by the ids of two horizons instead of growing with every transaction.
+    """
+
+    __slots__ = ("_older", "_rotate_at", "mark", "seen")
 
     def __init__(self) -> None:
         self.mark = -(2**62)
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, int] = {}  # ids last seen since the current generation began
+        self._older: dict[str, int] = {}  # those of the generation before
+        self._rotate_at: int | None = None  # when the current generation ends
 
     def admit(self, txid: str, ts_us: int, lateness_us: int, dedup_us: int) -> tuple[int, bool]:
         mark = self.mark
@@ -75,10 +84,21 @@ class Admission:
         late = mark - ts_us > lateness_us
         if eff > mark:
             self.mark = eff
+            if self._rotate_at is None:
+                self._rotate_at = eff + dedup_us + 1
+            elif eff >= self._rotate_at:
+                self._older, self.seen = self.seen, {}
+                self._rotate_at = eff + dedup_us + 1
         seen = self.seen.get(txid)
+        if seen is None:
+            seen = self._older.get(txid)
         duplicate = seen is not None and eff - seen <= dedup_us
         self.seen[txid] = eff
         return eff, not (late or duplicate)
+
+    def remembered(self) -> int:
+        """How many ids are remembered now (both generations)."""
+        return len(self.seen) + len(self._older)
 
 
 class StateStore(Protocol):
