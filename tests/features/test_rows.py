@@ -74,5 +74,6 @@ def test_features_public_api() -> None:
         "check",
         "compute_offline",
         "duration_label",
+        "matrix_of",
         "replay",
     ]

@@ -6,7 +6,7 @@ from riskline.features._redis import RedisStore
 from riskline.features.check import CheckReport, check
 from riskline.features.offline import backfill, compute_offline
 from riskline.features.online import OnlineEngine, replay
-from riskline.features.rows import FeatureRows, FeatureVector
+from riskline.features.rows import FeatureRows, FeatureVector, matrix_of
 from riskline.features.spec import (
     ACCOUNT,
     CARD,
@@ -47,5 +47,6 @@ __all__ = [
     "check",
     "compute_offline",
     "duration_label",
+    "matrix_of",
     "replay",
 ]

@@ -3,7 +3,7 @@ row and as one float64 matrix)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -56,13 +56,10 @@ class FeatureRows(Sequence[dict[str, Value]]):
     @classmethod
     def of(cls, names: tuple[str, ...], vectors: list[FeatureVector]) -> FeatureRows:
         """From vectors (the matrix is built from their values)."""
-        x = np.empty((len(vectors), len(names)), np.float64)
-        for i, v in enumerate(vectors):
-            values = v.values
-            x[i] = [np.nan if (value := values[n]) is None else value for n in names]
+        rows = [v.values for v in vectors]
         ids = [v.transaction_id for v in vectors]
         admitted = [(v.eff_us, v.counted) for v in vectors]
-        return cls(names, [v.values for v in vectors], x, ids, admitted)
+        return cls(names, rows, matrix_of(names, rows), ids, admitted)
 
     @property
     def vectors(self) -> list[FeatureVector]:
@@ -115,3 +112,15 @@ class FeatureRows(Sequence[dict[str, Value]]):
             [ids[i] for i in indices],
             [admitted[i] for i in indices],
         )
+
+
+def matrix_of(names: Sequence[str], rows: Sequence[Mapping[str, Value]]) -> np.ndarray:
+    """``rows`` as a float64 matrix, a column per name (null: NaN). Raises ``LookupError``
+    naming the first row that lacks a name (``"row 3 has no feature 'x'"``)."""
+    x = np.empty((len(rows), len(names)), np.float64)
+    for i, row in enumerate(rows):
+        try:
+            x[i] = [np.nan if (value := row[n]) is None else value for n in names]
+        except KeyError as exc:
+            raise LookupError(f"row {i} has no feature {exc.args[0]!r}") from None
+    return x

@@ -18,7 +18,7 @@ import orjson
 import polars as pl
 
 from riskline.errors import InvalidModelError, InvalidRequestError
-from riskline.features import FeatureRows
+from riskline.features import FeatureRows, matrix_of
 from riskline.models._calibrate import Calibrator
 from riskline.models._single import SingleRow
 from riskline.models.explain import Reason, top_reasons
@@ -66,16 +66,13 @@ class Model:
         ``FeatureRows`` hand over their matrix: no row is rebuilt."""
         if isinstance(rows, FeatureRows) and (x := rows.columns(self.feature_names)) is not None:
             return x
-        x = np.empty((len(rows), len(self.feature_names)), dtype=np.float64)
-        for i, row in enumerate(rows):
-            try:
-                x[i] = [np.nan if (v := row[n]) is None else v for n in self.feature_names]
-            except KeyError as exc:
-                raise InvalidRequestError(
-                    f"row {i} has no feature {exc.args[0]!r}; model {self.version or '(new)'!r} "
-                    f"needs {', '.join(self.feature_names)}."
-                ) from None
-        return x
+        try:
+            return matrix_of(self.feature_names, rows)
+        except LookupError as exc:
+            raise InvalidRequestError(
+                f"{exc.args[0]}; model {self.version or '(new)'!r} "
+                f"needs {', '.join(self.feature_names)}."
+            ) from None
 
     def frame_matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """The model's feature columns of ``frame`` as float64 (nulls -> NaN)."""

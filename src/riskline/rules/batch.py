@@ -8,14 +8,15 @@ nothing, nearly all of them, share one ``Outcome``.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 
 from riskline.events import PaymentAttempt
 from riskline.features import FeatureRows
 from riskline.rules.outcome import (
+    _OPS,
     FieldValue,
     Hit,
     Outcome,
@@ -28,15 +29,6 @@ from riskline.rules.spec import Condition, Membership, Rule, RuleSet
 
 _COLUMNAR_FROM = 32  # events; measured: 1 event 84 us by columns, 5 us by evaluate
 _EXACT = 2.0**53  # float64 holds every integer up to here: past it, compare value by value
-
-_NUMPY_OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 
 
 def evaluate_many(
@@ -93,7 +85,8 @@ def _holds(
             return np.zeros(len(column), np.bool_)
         bound = condition.value
         if abs(bound) < _EXACT and not (np.abs(column) >= _EXACT).any():
-            holds: np.ndarray = ~np.isnan(column) & _NUMPY_OPS[condition.op](column, bound)
+            compare = cast(Callable[[np.ndarray, float], np.ndarray], _OPS[condition.op])
+            holds: np.ndarray = ~np.isnan(column) & compare(column, bound)
             return holds
     values = [lookup(e, f, name) for e, f in zip(events, features, strict=True)]
     return np.fromiter((v is not None and check(v) for v in values), np.bool_, len(values))
