@@ -29,8 +29,8 @@ class _Prepared:
     """One thread's prepared config, freed with it (it keeps its booster alive)."""
 
     def __init__(self, booster: lgb.Booster, width: int) -> None:
+        self.handle = ctypes.c_void_p()  # null until made: nothing to free
         self._booster = booster  # freed after the config, never before
-        self.handle = ctypes.c_void_p()
         _check(
             _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
                 booster._handle,
