@@ -3,7 +3,7 @@
 Same outcomes as ``evaluate`` event by event (a test pins them together). A condition on a
 feature of ``FeatureRows`` is one comparison over its float64 column; any other condition
 (an event field, or plain mappings) checks each value as ``evaluate`` does. Events that fire
-nothing, nearly all of them, share one ``Outcome``.
+nothing share one ``Outcome``; those that fire the same rules share their verdict and score.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ def evaluate_many(
 ) -> list[Outcome]:
     """``evaluate`` of each event with its features, in one pass per condition (below
     ``_COLUMNAR_FROM`` events, one by one: a pass costs ~10 us however short the batch)."""
+    compiled = _compiled(ruleset)
     n = len(events)
     if n < _COLUMNAR_FROM:
         return [evaluate(ruleset, e, f) for e, f in zip(events, features, strict=True)]
     masks: list[np.ndarray] = []
-    for rule, checks, _ in _compiled(ruleset):
+    for rule, checks, _ in compiled:
         fires = np.ones(n, np.bool_)
         for condition, (name, check) in zip(rule.when, checks, strict=True):
             fires &= _holds(condition, name, check, events, features)
@@ -53,7 +54,7 @@ def evaluate_many(
     for k, fires in enumerate(masks):
         pattern |= fires.astype(np.int64) << k
     fired_at = np.flatnonzero(pattern)
-    rules = [(rule, fields) for rule, _, fields in _compiled(ruleset)]
+    rules = [(rule, fields) for rule, _, fields in compiled]
     shapes: dict[int, tuple[list[tuple[Rule, tuple[str, ...]]], Verdict, float]] = {}
     for i, bits in zip(fired_at.tolist(), pattern[fired_at].tolist(), strict=True):
         shape = shapes.get(bits)
