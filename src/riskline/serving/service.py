@@ -153,14 +153,15 @@ class Service:
         context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
         clear = order[: len(order) - len(flagged)]
         decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
-        if explained is not None and explained.done():  # one commit for the whole batch
-            made, more = context.decide(flagged, explained.result(), self._clock(), started)
-            decisions, records, explained = decisions + made, records + more, None
-        commits = [self.log.submit_many(records)]
-        if explained is not None:
+        commits = []
+        if explained is not None and not explained.done():  # commit while the model explains
+            commits.append(self.log.submit_many(records))
+            records = []
+        if explained is not None:  # else, or once explained: one commit for the rest
             made, more = context.decide(flagged, await explained, self._clock(), started)
             decisions += made
-            commits.append(self.log.submit_many(more))
+            records += more
+        commits.append(self.log.submit_many(records))
         committed = [o for c in commits for o in await watch(loop, c)]
         answers = self._answers(decisions, committed, started, batch)
         rank = sorted(range(len(order)), key=order.__getitem__)  # log order -> request order
