@@ -133,11 +133,16 @@ class Service:
         # call, while the other decisions are made and committing (bench/serve.py: the
         # reasons of a few percent of rows cost as much as scoring them all).
         explain_at, top = champion.thresholds.review_at, policy.top_reasons
-        if observed is None:
-            scored: list[Scored] | Fallback = "store_unavailable"
-        else:
+        scoring = None
+        if observed is not None:
             first = _NEVER if batch else explain_at
-            scored = await self._model(champion, rows, first, top, started, budget)
+            scoring = self._model(champion, rows, first, top, started, budget)
+        # While the model scores (in its thread), the rules run and the requests are laid
+        # out for the log.
+        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
+        scored: list[Scored] | Fallback = "store_unavailable"
+        if scoring is not None:
+            scored = await scoring
         flagged = (
             [i for i, x in enumerate(scored) if x.score >= explain_at]
             if batch and isinstance(scored, list)
@@ -150,7 +155,6 @@ class Service:
         )
         chosen = set(flagged)
         order = [i for i in range(len(events)) if i not in chosen] + flagged  # as logged
-        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
         clear = order[: len(order) - len(flagged)]
         decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
         commits = []
@@ -332,6 +336,7 @@ class _Context:
         self.events, self.rows, self.champion = events, rows, champion
         self.policy, self.rules, self.kind = policy, rules, kind
         self.outcomes = evaluate_many(rules, events, rows)
+        self.requests = [request_json(e) for e in events]
 
     def decide(
         self, indices: list[int], model: list[Scored] | Fallback, at: datetime, started: float
@@ -349,9 +354,9 @@ class _Context:
             )
             for j, i in enumerate(indices)
         ]  # fmt: skip
+        requests = self.requests
         records = [
-            d.to_record(self.kind, request_json(events[i]))
-            for d, i in zip(decisions, indices, strict=True)
+            d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
         ]
         return decisions, records
 
