@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +24,7 @@ from riskline.decisions import (
 from riskline.errors import ConfigError
 from riskline.events import PaymentAttempt
 from riskline.fraud import FRAUD_RULES
-from tests.serving.fakes import VELOCITY, FailingModel, LinearModel, SlowModel
+from tests.serving.fakes import VELOCITY, FailingModel, FakeReason, LinearModel, Row, SlowModel
 
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 POLICY = Policy(Thresholds(0.1, 0.6), low_confidence=(0.08, 0.1))
@@ -184,4 +186,90 @@ def test_async_runner_keeps_the_deadline() -> None:
     answer, took = asyncio.run(main())
     assert answer == "timeout"
     assert took < 0.15
+    runner.close()
+
+
+class Bounded(LinearModel):
+    """A scorer that declares single rows cheap, and records the thread of each call."""
+
+    bounded = True
+
+    def __init__(self, *args: object, explain_delay_s: float = 0.0, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.explain_delay_s = explain_delay_s
+        self.threads: list[tuple[str, str]] = []
+
+    def score(self, rows: Sequence[Row]) -> list[float]:
+        self.threads.append(("score", threading.current_thread().name))
+        return super().score(rows)
+
+    def explain(self, rows: Sequence[Row], top: int = 3) -> list[list[FakeReason]]:
+        self.threads.append(("explain", threading.current_thread().name))
+        time.sleep(self.explain_delay_s)
+        return super().explain(rows, top)
+
+
+def _start(runner: ModelRunner, rows: Sequence[Row], budget_ms: float) -> tuple[object, float]:
+    async def main() -> tuple[object, float]:
+        started = time.perf_counter()
+        answer = await runner.start(rows, 0.1, 3, timedelta(milliseconds=budget_ms))
+        return answer, time.perf_counter() - started
+
+    return asyncio.run(main())
+
+
+def test_a_bounded_scorer_scores_one_row_on_the_loop_and_explains_in_a_worker() -> None:
+    model = Bounded("fraud-v1", VELOCITY)
+    runner = ModelRunner(model)
+    here = threading.current_thread().name
+    clear, flagged = [features(0)], [features(6)]
+
+    answer, _ = _start(runner, clear, 200)
+    assert answer == score_rows(MODEL, clear, 0.1, 3)
+    assert model.threads == [("score", here)]  # no worker, nothing to explain
+
+    model.threads.clear()
+    answer, _ = _start(runner, flagged, 200)
+    assert answer == score_rows(MODEL, flagged, 0.1, 3)
+    assert isinstance(answer, list)
+    assert answer[0].reasons  # explained
+    assert [call for call, _ in model.threads] == ["score", "explain"]
+    assert model.threads[0][1] == here
+    assert model.threads[1][1].startswith("riskline-model")
+
+    model.threads.clear()
+    answer, _ = _start(runner, [features(0), features(6)], 200)  # a batch: all in a worker
+    assert answer == score_rows(MODEL, [features(0), features(6)], 0.1, 3)
+    assert all(name.startswith("riskline-model") for _, name in model.threads)
+    runner.close()
+
+
+def test_an_unbounded_scorer_scores_even_one_row_in_a_worker() -> None:
+    model = Bounded("fraud-v1", VELOCITY)
+    model.bounded = False  # the default of a scorer that says nothing
+    runner = ModelRunner(model)
+    answer, _ = _start(runner, [features(0)], 200)
+    assert answer == score_rows(MODEL, [features(0)], 0.1, 3)
+    assert len(model.threads) == 1
+    assert model.threads[0][1].startswith("riskline-model")
+    runner.close()
+
+
+def test_a_bounded_scorer_still_falls_back_on_errors_and_slow_explanations() -> None:
+    class BoundedFailing(Bounded):
+        def score(self, rows: Sequence[Row]) -> list[float]:
+            raise RuntimeError("model exploded")
+
+    class BoundedBroken(Bounded):
+        def score(self, rows: Sequence[Row]) -> list[float]:
+            return [1.5]
+
+    for model in (BoundedFailing("x", VELOCITY), BoundedBroken("x", VELOCITY)):
+        runner = ModelRunner(model)
+        assert _start(runner, [features(0)], 200)[0] == "model_error"
+        runner.close()
+    runner = ModelRunner(Bounded("x", VELOCITY, explain_delay_s=0.5))
+    answer, took = _start(runner, [features(6)], 30)
+    assert answer == "timeout"
+    assert took < 0.2
     runner.close()

