@@ -12,7 +12,8 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
    until p99 > 10 ms or an error: ``max_rps`` is the best rate that kept p99 <= 10 ms.
 3. ``batch_1000_ms``: median server time of POST /v1/fraud/score:batch with 1,000 attempts.
 4. MLflow peer on the same model file (``bench/peers/mlflow_serve.py --measure``) and the
-   decision-log benchmark (``bench/decision_log.py``), unless skipped.
+   decision-log benchmark (``bench/decision_log.py``), unless skipped: its event-loop figure
+   is ``log_decisions_per_s``, its blocking-threads figure ``log_blocking_threads_per_s``.
 
 riskline serves it as a ``riskline.models.Model`` (Platt (1, 0) calibration, i.e. exactly
 the booster's probability); MLflow serves the same booster file.
@@ -341,6 +342,7 @@ def main() -> None:
                 "mlflow_max_rps": mlflow.get("mlflow_max_rps"),
                 "batch_1000_ms": batch,
                 "log_decisions_per_s": log.get("log_decisions_per_s"),
+                "log_blocking_threads_per_s": log.get("log_blocking_threads_per_s"),
                 "verify_1m_seconds": log.get("verify_1m_seconds"),
             }
         )
