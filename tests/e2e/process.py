@@ -58,7 +58,9 @@ class ServerProcess:
             self.stop()
             raise
 
-    def _wait_ready(self, timeout_s: float = 20.0) -> None:
+    def _wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Up to a minute: a start imports and JIT-compiles for ~4 s on an idle 2-core machine,
+        several times that beside the other test worker."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
