@@ -5,11 +5,11 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
 1. Trains a 200-tree LightGBM model on the fraud feature names (random data), registers and
    promotes it in a fresh riskline home (SQLite registry and decision log, embedded store).
 2. Starts the service (uvicorn, one process) in a subprocess, and drives it from another
-   process with an open-loop load generator (raw HTTP/1.1 keep-alive over asyncio streams on uvloop;
-   latency counts from each request's *scheduled* send time, so queueing is not hidden):
-   ``--rate`` requests/s for ``--seconds``; then rising rates (steps of 100 req/s up to
-   1,300) for ``--step-seconds`` each
-   until p99 > 10 ms or an error: ``max_rps`` is the best rate that kept p99 <= 10 ms.
+   process with an open-loop load generator (``riskline.serving.client``: raw HTTP/1.1
+   keep-alive on uvloop; latency counts from each request's *scheduled* send time, so
+   queueing is not hidden): ``--rate`` requests/s for ``--seconds``; then rising rates
+   (``--steps``) for ``--step-seconds`` each until p99 > 10 ms or an error: ``max_rps`` is
+   the best rate that kept p99 <= 10 ms.
 3. ``batch_1000_ms``: median server time of POST /v1/fraud/score:batch with 1,000 attempts.
 4. MLflow peer on the same model file (``bench/peers/mlflow_serve.py --measure``) and the
    decision-log benchmark (``bench/decision_log.py``), unless skipped: its event-loop figure
@@ -22,7 +22,6 @@ the booster's probability); MLflow serves the same booster file.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+
+from riskline.serving.client import Reply, post_request, replay
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -135,64 +136,17 @@ def bodies(n: int, seed: int, prefix: str) -> list[bytes]:
     return out
 
 
-async def _open_loop(
-    port: int, reqs: list[bytes], rate: float, connections: int
-) -> dict[str, float]:
-    clock = time.perf_counter  # uvloop's loop.time() ticks in whole milliseconds
-    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(connections):
-        free.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    laps: list[float] = []
-    errors = 0
-
-    async def one(req: bytes, due: float) -> None:
-        nonlocal errors
-        reader, writer = await free.get()
-        try:
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors += 1
-        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-            errors += 1
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        laps.append((clock() - due) * 1000)
-        free.put_nowait((reader, writer))
-
-    tasks = []
-    t0 = clock() + 0.05
-    for i, req in enumerate(reqs):
-        due = t0 + i / rate
-        delay = due - clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one(req, due)))
-    await asyncio.gather(*tasks)
-    took = clock() - t0
-    laps.sort()
+def summary(replies: list[Reply], seconds: float) -> dict[str, float]:
+    laps = sorted(r.ms for r in replies)
     q = statistics.quantiles(laps, n=100, method="inclusive")
     return {
         "requests": len(laps),
-        "errors": errors,
-        "seconds": round(took, 2),
-        "rps": round(len(laps) / took, 1),
+        "errors": sum(r.status != 200 for r in replies),
+        "seconds": round(seconds, 2),
+        "rps": round(len(laps) / seconds, 1),
         "p50_ms": round(q[49], 3),
         "p99_ms": round(q[98], 3),
     }
-
-
-def http_request(body: bytes) -> bytes:
-    return (
-        b"POST /v1/fraud/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"X-API-Key: "
-        + KEY.encode()
-        + b"\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
 
 
 def run_load(port: int, rate: float, seconds: float, connections: int, seed: int) -> None:
@@ -203,10 +157,16 @@ def run_load(port: int, rate: float, seconds: float, connections: int, seed: int
     # The generator's own full collections (tens of thousands of live futures) stalled its
     # reads and showed up as server latency; it is short-lived, so it does without.
     gc.disable()
-    reqs = [http_request(b) for b in bodies(int(rate * seconds), seed, f"r{seed}")]
+    headers = {"X-API-Key": KEY}
+    reqs = [
+        post_request("/v1/fraud/score", b, headers)
+        for b in bodies(int(rate * seconds), seed, f"r{seed}")
+    ]
     # On uvloop: the generator shares the 2 cores with the server, and its own overhead on
     # the default loop added 0.3-0.5 ms to every measured latency (A/B on the same server).
-    print(json.dumps(uvloop.run(_open_loop(port, reqs, rate, connections))))
+    started = time.perf_counter()
+    replies = uvloop.run(replay(port, reqs, connections=connections, rate=rate))
+    print(json.dumps(summary(replies, time.perf_counter() - started)))
 
 
 def load(port: int, rate: float, seconds: float, connections: int, seed: int) -> dict[str, float]:

@@ -7,7 +7,6 @@ the held-out last days over HTTP -> summary.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -21,7 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import orjson
 import polars as pl
+import uvloop
 from rich.table import Table
 
 from riskline.cli._common import console, progress
@@ -32,6 +33,7 @@ from riskline.features.offline import prepare
 from riskline.fraud import FRAUD_COSTS, FRAUD_FEATURES, train_fraud
 from riskline.models import write_report, write_report_json
 from riskline.registry import Registry
+from riskline.serving import client
 
 REPLAY_DAYS = 3
 CLIENTS = 8
@@ -51,7 +53,7 @@ def run_demo(rows: int, home: Path) -> None:
     key = secrets.token_urlsafe(24)
     server = _start(home, port, key)
     try:
-        results, seconds = asyncio.run(_replay(live, port, key))
+        results, seconds = uvloop.run(_replay(live, port, key))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -178,31 +180,24 @@ def _body(row: dict[str, object]) -> dict[str, object]:
 
 async def _replay(live: pl.DataFrame, port: int, key: str) -> tuple[list[dict[str, object]], float]:
     rows = live.sort("ts").to_dicts()
-    results: list[dict[str, object]] = [{} for _ in rows]
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(rows)):
-        queue.put_nowait(i)
+    headers = {"X-API-Key": key}
+    path = "/v1/fraud/score"
+    requests = [client.post_request(path, orjson.dumps(_body(r)), headers) for r in rows]
     with progress() as bar:
         task = bar.add_task("6/6 replaying the last days as live traffic", total=len(rows))
-
-        async def client(http: httpx.AsyncClient) -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                sent = time.perf_counter()
-                response = await http.post("/v1/fraud/score", json=_body(rows[i]))
-                results[i] = {
-                    "status": response.status_code,
-                    "client_ms": (time.perf_counter() - sent) * 1000,
-                    **(response.json() if response.status_code == 200 else {}),
-                }
-                bar.advance(task)
-
         started = time.perf_counter()
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=10
-        ) as http:
-            await asyncio.gather(*(client(http) for _ in range(CLIENTS)))
+        replies = await client.replay(
+            port, requests, connections=CLIENTS, done=lambda: bar.advance(task)
+        )
         seconds = time.perf_counter() - started
+    results = [
+        {
+            "status": r.status,
+            "client_ms": r.ms,
+            **(orjson.loads(r.body) if r.status == 200 else {}),
+        }
+        for r in replies
+    ]
     return results, seconds
 
 
