@@ -38,6 +38,11 @@ async def _serve_then_replay(requests: list[bytes], connections: int) -> list[tu
                 if body == b"drop":
                     writer.close()
                     return
+                if body == b"close":
+                    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n")
+                    writer.write(b"Content-Length: 0\r\n\r\n")
+                    writer.close()
+                    return
                 writer.write(
                     b"HTTP/1.1 201 Created\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
                 )
@@ -54,8 +59,8 @@ async def _serve_then_replay(requests: list[bytes], connections: int) -> list[tu
     return [(r.status, r.body) for r in replies]
 
 
-def test_a_dropped_connection_fails_its_request_only() -> None:
-    bodies = [b"a", b"drop", b"c", b"d", b"drop", b"f"]
+def test_a_dropped_connection_fails_its_request_only_and_a_closed_one_is_reopened() -> None:
+    bodies = [b"a", b"drop", b"c", b"d", b"drop", b"f", b"close", b"h"]
     requests = [post_request("/", b, {}) for b in bodies]
     replies = asyncio.run(_serve_then_replay(requests, connections=1))
     assert replies == [
@@ -65,6 +70,8 @@ def test_a_dropped_connection_fails_its_request_only() -> None:
         (201, b"d"),
         (0, b""),
         (201, b"f"),
+        (200, b""),  # answered, then the server closed: the next request reconnects
+        (201, b"h"),
     ]
 
 

@@ -67,6 +67,9 @@ async def replay(
             head = await reader.readuntil(b"\r\n\r\n")
             body = await reader.readexactly(_content_length(head))
             replies[i] = Reply(int(head[9:12]), body, (clock() - sent) * 1000)
+            if b"\r\nconnection: close" in head.lower():  # the server ends this connection
+                writer.close()
+                link = None
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             replies[i] = Reply(0, b"", (clock() - sent) * 1000)
             if link is not None:
