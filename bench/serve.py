@@ -14,6 +14,9 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
 4. MLflow peer on the same model file (``bench/peers/mlflow_serve.py --measure``) and the
    decision-log benchmark (``bench/decision_log.py``), unless skipped: its event-loop figure
    is ``log_decisions_per_s``, its blocking-threads figure ``log_blocking_threads_per_s``.
+5. Beside the figures: the server's CPU per request in the main run
+   (``server_cpu_ms_per_request``) and the machine's plain-Python speed
+   (``machine_sum_1m_ms``), to tell a slower machine from a slower riskline.
 
 riskline serves it as a ``riskline.models.Model`` (Platt (1, 0) calibration, i.e. exactly
 the booster's probability); MLflow serves the same booster file.
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -235,6 +239,8 @@ def main() -> None:
     if args.load_port:
         run_load(args.load_port, args.rate, args.seconds, args.connections, args.seed)
         return
+    speed = machine_ms()
+    print(f"machine: sum(range(10**6)) takes {speed} ms (best of 5)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         model_file = home / "model.txt"
@@ -304,9 +310,19 @@ def main() -> None:
                 "log_decisions_per_s": log.get("log_decisions_per_s"),
                 "log_blocking_threads_per_s": log.get("log_blocking_threads_per_s"),
                 "verify_1m_seconds": log.get("verify_1m_seconds"),
+                "server_cpu_ms_per_request": round(per_request, 3),
+                "machine_sum_1m_ms": speed,
             }
         )
     )
+
+
+def machine_ms() -> float:
+    """How fast this machine runs plain Python: ``sum(range(10**6))`` in ms, best of 5.
+    The same code's figures differ by up to 1.5x between machines of our kind (this took 16-20
+    ms on the slow ones), so every result carries it."""
+    runs = timeit.repeat("sum(range(10**6))", number=20, repeat=5)
+    return round(min(runs) / 20 * 1000, 1)
 
 
 def cpu_seconds(pid: int) -> float:
