@@ -38,10 +38,10 @@ def evaluate_many(
 ) -> list[Outcome]:
     """``evaluate`` of each event with its features, in one pass per condition (below
     ``_COLUMNAR_FROM`` events, one by one: a pass costs ~10 us however short the batch)."""
-    compiled = _compiled(ruleset)
     n = len(events)
     if n < _COLUMNAR_FROM:
         return [evaluate(ruleset, e, f) for e, f in zip(events, features, strict=True)]
+    compiled = _compiled(ruleset)
     masks: list[np.ndarray] = []
     for rule, checks, _ in compiled:
         fires = np.ones(n, np.bool_)
