@@ -319,7 +319,7 @@ def main() -> None:
 
 def machine_ms() -> float:
     """How fast this machine runs plain Python: ``sum(range(10**6))`` in ms, best of 5.
-    The same code's figures differ by up to 1.5x between machines of our kind (this took 16-20
+    The same code's figures differ by up to 1.5x between machines of our kind (this took 16-24
     ms on the slow ones), so every result carries it."""
     runs = timeit.repeat("sum(range(10**6))", number=20, repeat=5)
     return round(min(runs) / 20 * 1000, 1)
