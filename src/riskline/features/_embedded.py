@@ -9,12 +9,10 @@ rebuilds the state from what was seen.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -23,6 +21,7 @@ from riskline.errors import InvalidFeatureError, StoreUnavailableError
 from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
 from riskline.features._compute import passes
+from riskline.features._journal import Journal
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
 from riskline.features.spec import Feature, Filter
 from riskline.features.store import Admission
@@ -60,25 +59,14 @@ class EmbeddedStore:
     def __init__(self, path: Path | None = None, *, fsync_every_s: float = 1.0) -> None:
         self._path = path
         self._fsync_every_s = fsync_every_s
-        self._journal: IO[bytes] | None = None
+        self._journal: Journal | None = None
         self._state: LocalState | None = None
-        self._stop = threading.Event()
-        self._syncer: threading.Thread | None = None
 
     def open(self) -> EmbeddedStore:
         """Start appending to the journal (its records are replayed by ``bind``)."""
         if self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = self._path.open("ab")
-            self._syncer = threading.Thread(
-                target=self._sync, args=(self._journal.fileno(),), name="journal-fsync", daemon=True
-            )
-            self._syncer.start()
+            self._journal = Journal(self._path, self._fsync_every_s)
         return self
-
-    def _sync(self, fd: int) -> None:
-        while not self._stop.wait(self._fsync_every_s):
-            os.fsync(fd)
 
     def bind(self, plan: Plan) -> LocalState:
         """The compiled state for ``plan``, rebuilt from the journal (once per store)."""
@@ -103,20 +91,13 @@ class EmbeddedStore:
         journal = self._journal
         if journal is None:
             return
-        journal.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        journal.flush()
+        journal.append(b"".join(orjson.dumps(r) + b"\n" for r in records))
 
     def ping(self) -> bool:
         return True
 
     def close(self) -> None:
-        self._stop.set()
-        if self._syncer is not None:
-            self._syncer.join()
-            self._syncer = None
         if self._journal is not None:
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
             self._journal.close()
             self._journal = None
 

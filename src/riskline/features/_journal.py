@@ -1,0 +1,82 @@
+"""The embedded store's journal file: appended to the operating system on every event,
+``fsync``ed by a background thread.
+
+An append is one ``write`` system call of a few hundred bytes into the page cache. Through
+``os.write`` it released the GIL, and the event loop then waited for whichever thread took
+it (the decision log's writer) to hand it back; calling the C library's ``write`` through
+``ctypes.PyDLL`` keeps the GIL for those microseconds. Where that function cannot be found,
+``os.write`` does the same job.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _holding_write() -> Callable[[int, bytes], int]:
+    """``write(fd, data)`` keeping the GIL (the C library's), else ``os.write``."""
+    try:
+        libc = ctypes.PyDLL(None, use_errno=True)
+        write = libc.write
+    except (OSError, AttributeError):
+        return os.write
+    write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+    write.restype = ctypes.c_ssize_t
+
+    def holding(fd: int, data: bytes) -> int:
+        n: int = write(fd, data, len(data))
+        if n < 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        return n
+
+    return holding
+
+
+_write = _holding_write()
+
+
+class Journal:
+    """An append-only file: ``append`` hands bytes to the operating system (a killed process
+    loses nothing appended); a thread ``fsync``s every ``fsync_every_s`` seconds and
+    ``close`` once more (a power cut loses at most that much)."""
+
+    def __init__(self, path: Path, fsync_every_s: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._every = fsync_every_s
+        self._stop = threading.Event()
+        self._syncer = threading.Thread(target=self._sync, name="journal-fsync", daemon=True)
+        self._syncer.start()
+
+    def append(self, data: bytes) -> None:
+        """Write all of ``data`` at the end of the file; raises ``OSError`` if it cannot."""
+        fd = self._fd
+        if fd is None:
+            raise OSError(errno.EBADF, "the journal is closed")
+        done = 0
+        while done < len(data):  # a short write (a full disk, a signal) continues the rest
+            try:
+                done += _write(fd, data[done:] if done else data)
+            except InterruptedError:
+                continue
+
+    def _sync(self) -> None:
+        while not self._stop.wait(self._every):
+            fd = self._fd
+            if fd is not None:
+                os.fsync(fd)
+
+    def close(self) -> None:
+        """Stop the syncing thread, ``fsync`` and close."""
+        self._stop.set()
+        self._syncer.join()
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
