@@ -4,7 +4,8 @@
 An append is one ``write`` system call of a few hundred bytes into the page cache. Through
 ``os.write`` it released the GIL, and the event loop then waited for whichever thread took
 it (the decision log's writer) to hand it back; calling the C library's ``write`` through
-``ctypes.PyDLL`` keeps the GIL for those microseconds. Where that function cannot be found,
+``ctypes.PyDLL`` keeps the GIL for those microseconds (a stalled disk stalls the event loop
+either way: it waits for the append before answering). Where that function cannot be found,
 ``os.write`` does the same job.
 """
 
