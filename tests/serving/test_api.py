@@ -238,3 +238,25 @@ def test_not_ready_without_a_champion(tmp_path: Path) -> None:
             assert (r.json()["fallback"], r.json()["model_version"]) == ("no_model", None)
 
     asyncio.run(main())
+
+
+def test_a_fraud_label_feeds_the_label_features_of_later_attempts(app: FastAPI) -> None:
+    async def main() -> None:
+        async with serve(app) as client:
+            await client.post("/v1/fraud/score", json=attempt("t1"), headers=SCORER)
+            label = {
+                "transaction_id": "t1",
+                "is_fraud": True,
+                "label_available_at": "2026-03-01T13:00:00Z",
+            }
+            assert (await client.post("/v1/fraud/labels", json=label, headers=SCORER)).is_success
+            later = attempt("t2", ts="2026-03-10T12:00:00Z")  # after the 3-day label delay
+            scored = await client.post("/v1/fraud/score", json=later, headers=SCORER)
+            logged = await client.get(
+                f"/v1/decisions/{scored.json()['decision_id']}", headers=ANALYST
+            )
+            features = logged.json()["body"]["features"]
+            assert features["label_rate_30d_by_merchant"] > 0
+            assert features["label_rate_30d_by_terminal"] > 0
+
+    asyncio.run(main())

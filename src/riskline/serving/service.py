@@ -289,16 +289,24 @@ class Service:
         except DuplicateDecisionError as exc:
             return label_answer(exc.existing, duplicate=True)  # type: ignore[arg-type]
         if counted_from is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                self._store_thread, self.engine.observe_label, event, counted_from
-            )
+            await self._observe_label(event, counted_from)
         return {
             "transaction_id": txid,
             "is_fraud": request.is_fraud,
             "counted_from": body["counted_from"],
             "duplicate": False,
         }
+
+    async def _observe_label(self, event: PaymentAttempt, at: datetime) -> None:
+        """Count a label in the online state. The embedded store is called on the loop, as
+        for its events, so one thread alone changes that state (from the store's thread, a
+        label could grow an arena while the loop's event was being written to it); any other
+        store in its own thread."""
+        if self._inline_store:
+            self.engine.observe_label(event, at)
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._store_thread, self.engine.observe_label, event, at)
 
     async def drain(self) -> None:
         """Wait for background shadow work."""
