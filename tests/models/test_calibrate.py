@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import log_loss
 
 from riskline.errors import InvalidModelError
@@ -46,3 +50,24 @@ def test_description_round_trip() -> None:
 def test_one_class_is_refused() -> None:
     with pytest.raises(InvalidModelError, match="calibration needs both classes"):
         choose_calibrator(np.zeros(10), np.zeros(10))
+
+
+@functools.cache
+def _fitted() -> tuple[Calibrator, Calibrator]:
+    margin, target = _data(40_000, 0.05)
+    return fit_calibrator(margin, target, "platt"), fit_calibrator(margin, target, "isotonic")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(-1e4, 1e4, allow_nan=False) | st.sampled_from([-800.0, 0.0, 800.0]),
+        min_size=1,
+        max_size=64,
+    )
+)
+def test_one_margin_calibrates_exactly_as_in_an_array(margins: list[float]) -> None:
+    """A single request (``apply_one``) gets the very probability a batch would give."""
+    array = np.array(margins * 9)  # long enough for NumPy's vector loops and their tails
+    for calibrator in _fitted():
+        assert [calibrator.apply_one(m) for m in array.tolist()] == calibrator.apply(array).tolist()
