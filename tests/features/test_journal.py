@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,30 @@ def test_a_closed_journal_refuses_appends(tmp_path: Path) -> None:
     journal.close()
     with pytest.raises(OSError, match="closed"):
         journal.append(b"x\n")
+
+
+_FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from riskline.features._journal import Journal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+journal = Journal(Path(sys.argv[1]), fsync_every_s=60.0)
+journal.append(b"a" * 599 + b"\\n")
+try:
+    journal.append(b"b" * 599 + b"\\n")  # 400 bytes fit, then the file is full
+except OSError as exc:
+    print("refused", exc.errno)
+journal.append(b"c" * 299 + b"\\n")
+journal.close()
+"""
+
+
+def test_an_append_that_fails_part_way_is_cut_off(tmp_path: Path) -> None:
+    """A full disk mid-append leaves no half line for the next append to corrupt."""
+    path = tmp_path / "state.journal"
+    run = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(path)], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["refused", str(errno.EFBIG)]
+    assert path.read_bytes() == b"a" * 599 + b"\n" + b"c" * 299 + b"\n"

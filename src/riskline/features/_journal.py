@@ -45,11 +45,16 @@ _write = _holding_write()
 class Journal:
     """An append-only file: ``append`` hands bytes to the operating system (a killed process
     loses nothing appended); a thread ``fsync``s every ``fsync_every_s`` seconds and
-    ``close`` once more (a power cut loses at most that much)."""
+    ``close`` once more (a power cut loses at most that much).
+
+    An append is all or nothing: one that fails part-way (a full disk) is cut off again, so
+    the next one starts a whole line and a replay reads past it.
+    """
 
     def __init__(self, path: Path, fsync_every_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = os.fstat(self._fd).st_size  # this process is the file's only writer
         self._every = fsync_every_s
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync, name="journal-fsync", daemon=True)
@@ -61,11 +66,17 @@ class Journal:
         if fd is None:
             raise OSError(errno.EBADF, "the journal is closed")
         done = 0
-        while done < len(data):  # a short write (a full disk, a signal) continues the rest
-            try:
-                done += _write(fd, data[done:] if done else data)
-            except InterruptedError:
-                continue
+        try:
+            while done < len(data):  # a short write (a signal, a full disk) goes on
+                try:
+                    done += _write(fd, data[done:] if done else data)
+                except InterruptedError:
+                    continue
+        except OSError:
+            if done:
+                os.ftruncate(fd, self._size)
+            raise
+        self._size += done
 
     def _sync(self) -> None:
         while not self._stop.wait(self._every):
