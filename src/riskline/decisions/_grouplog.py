@@ -22,7 +22,11 @@ from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyRe
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
 _CHUNK = 20_000  # rows per read query: large enough that query overhead vanishes
-_COALESCE_S = 0.0005  # how long the writer waits for callers its last commit woke
+_COALESCE_S = 0.0005  # how long the writer waits for callers its last commit woke,
+_CROWD = 4  # when it woke at least this many. A service's requests arrive one or two per
+# commit, at random: waiting for the second cost more than sharing its fsync saves (at 1,000
+# req/s, p50 from submit to durable 1.0-1.2 -> 0.57-0.60 ms in process; 16 blocking threads,
+# which do wake in a crowd, still wait for each other).
 
 
 class ConflictError(Exception):
@@ -153,7 +157,7 @@ class GroupCommitLog:
                     self._cond.wait()
                 if not self._pending:
                     return
-                if self._queued < expect:  # one fsync for all of them, not two
+                if _CROWD <= expect > self._queued:  # one fsync for all of them, not two
                     self._cond.wait_for(self._enough(expect), _COALESCE_S)
                 batch = [self._pending.popleft()]  # whole groups, up to max_batch records
                 take = len(batch[0].records)
