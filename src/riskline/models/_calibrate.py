@@ -45,6 +45,8 @@ class Calibrator:
 
     def apply(self, margin: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw margins (float64 array of the same shape)."""
+        if margin.shape == (1,):  # one request: the scalar path, bit for bit the same
+            return np.array([self.apply_one(float(margin[0]))])
         if self.method == "platt":
             a, b = self.params
             z: np.ndarray = np.clip(a * margin + b, -500.0, 500.0)

@@ -106,8 +106,6 @@ class Model:
         if not rows:
             return []
         x = self.matrix(rows)
-        if x.shape[0] == 1:  # one request: the prepared single-row call, scalar calibration
-            return [self.calibrator.apply_one(self._single.margin(x[0]))]
         scores: list[float] = self.calibrator.apply(self.margin(x, _threads(len(rows)))).tolist()
         return scores
 
