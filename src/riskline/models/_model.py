@@ -9,8 +9,9 @@ Artefact bytes (what the registry stores) are plain text, no pickle::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
-from typing import Self
+from typing import Self, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -21,9 +22,11 @@ from riskline.errors import InvalidModelError, InvalidRequestError
 from riskline.features import FeatureRows, matrix_of
 from riskline.models._calibrate import Calibrator
 from riskline.models._single import SingleRow
+from riskline.models._treeshap import TreeShap, build_tables
 from riskline.models.explain import Reason, top_reasons
 
 _MAGIC = b"riskline-model 1\n"
+_UNBUILT = object()
 
 
 def _threads(rows: int) -> int:
@@ -63,6 +66,8 @@ class Model:
         self.typical = typical
         self.version = version
         self._single = SingleRow(booster)
+        self._shap: object = _UNBUILT
+        self._shap_lock = threading.Lock()
 
     def matrix(self, rows: Sequence[Mapping[str, float | int | None]]) -> np.ndarray:
         """Rows as a float64 matrix in feature order; raises InvalidRequestError on a missing
@@ -117,10 +122,23 @@ class Model:
         return self.calibrator.apply(self.margin(x, num_threads=0))
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Tree SHAP contributions (log-odds), one column per feature, bias column dropped."""
+        """Tree SHAP contributions (log-odds), one column per feature: LightGBM's
+        ``pred_contrib`` without its bias column, from the model's tables (``_treeshap``:
+        a third of the CPU for a few rows) when it has them."""
+        tables = self.tree_shap()
+        if tables is not None:
+            return tables.contributions(x)
         threads = _threads(x.shape[0])
         out = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=threads))
         return out[:, :-1]
+
+    def tree_shap(self) -> TreeShap | None:
+        """The Tree SHAP tables, built on first use (~0.3 s for 200 trees of 31 leaves;
+        ``from_bytes`` builds them when loading), or None for a model they cannot serve."""
+        with self._shap_lock:
+            if self._shap is _UNBUILT:
+                self._shap = build_tables(self.booster)
+            return cast(TreeShap | None, self._shap)
 
     def explain(
         self, rows: Sequence[Mapping[str, float | int | None]], top: int = 3
@@ -162,4 +180,6 @@ class Model:
             booster = lgb.Booster(model_str=body.decode())
         except (ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
             raise InvalidModelError(f"corrupt riskline model artefact: {exc}") from None
-        return cls(booster, names, fs_version, calibrator, typical, version)
+        model = cls(booster, names, fs_version, calibrator, typical, version)
+        model.tree_shap()  # a loaded model is about to serve: no first explanation waits
+        return model
