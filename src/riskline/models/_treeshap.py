@@ -15,7 +15,8 @@ path's side at every one of them, else 0. (The Shapley weight ``k!(d-k-1)!/d!`` 
 ``integral t^k (1-t)^(d-k-1) dt``; Linear TreeSHAP, Yu et al. 2022.) As ``o`` can only take
 ``2^|P_l|`` values, each leaf's contribution vectors are computed once, when the model is
 loaded (the idea of Fast TreeSHAP v2, Yang 2021); a row then costs one comparison per split
-node, one table lookup per leaf and a sum per feature. Distinct features per path are few
+node, one table lookup per leaf and a sum per feature, in one compiled call (numba) that
+releases the GIL, so the event loop keeps running beside it. Distinct features per path are few
 (3.97 on average, at most 10, for the bench model), so the tables are small; a model whose
 tables would not be (``_MAX_ENTRIES``) or that LightGBM computes differently (categorical
 splits, linear trees, averaged forests) is left to ``pred_contrib`` (``build_tables`` gives None).
@@ -29,11 +30,18 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
 
 _MAX_ENTRIES = 1 << 23  # table floats (64 MiB); larger models keep LightGBM's algorithm
-_MAX_DISTINCT = 16  # features per path: bit masks fit in uint16
+_MAX_DISTINCT = 20  # features per path (2^20 patterns per leaf at most)
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (1e-35f): |x| <= it is 0.0
-_ROWS = 64  # rows per chunk: keeps the (entries x rows) temporaries in cache
+_ROWS = 64  # rows whose path masks are held at once
 _NONE, _ZERO_MISSING, _NAN_MISSING = 0, 1, 2
 _MISSING = {"None": _NONE, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
 
@@ -49,57 +57,73 @@ class TreeShap:
     node_threshold: np.ndarray
     node_missing: np.ndarray
     node_default_left: np.ndarray
-    node_zero_left: np.ndarray  # where a value is read as 0.0: does it go left?
-    # path steps, leaf by leaf (leaves without splits left out)
-    step_node: np.ndarray
-    step_left: np.ndarray
-    step_bit: np.ndarray  # 1 << the step feature's slot on its leaf's path
-    leaf_first_step: np.ndarray
-    leaf_full: np.ndarray  # all slots' bits
-    # table entries (leaf, slot), ordered by feature
-    entry_leaf: np.ndarray
-    entry_base: np.ndarray  # index of (leaf, pattern 0, slot) in ``table``
-    entry_stride: np.ndarray  # the leaf's slot count: pattern p is at base + p * stride
-    feature_first_entry: np.ndarray
-    features: np.ndarray  # the features that have entries, in order
+    # edges (parent -> child), each after its parent's: the parent's edge (-1 at a root),
+    # the split node, whether it is the left side, 1 << the split feature's slot on the path
+    edge_parent: np.ndarray
+    edge_split: np.ndarray
+    edge_left: np.ndarray
+    edge_bit: np.ndarray
+    # leaves (those without splits left out): the edge into them; their slots are
+    # slot_feature[first_slot[l]:first_slot[l + 1]]
+    leaf_edge: np.ndarray
+    leaf_first_slot: np.ndarray
+    leaf_table: np.ndarray  # where the leaf's 2^d x d block starts in ``table``
+    slot_feature: np.ndarray
     table: np.ndarray
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """SHAP contributions (log-odds) of each row of ``x`` (float64, one column per
-        feature), one column per feature."""
+        feature), one column per feature; one compiled call that releases the GIL."""
         out = np.zeros((x.shape[0], self.width))
-        for start in range(0, x.shape[0], _ROWS):
-            chunk = x[start : start + _ROWS]
-            out[start : start + _ROWS, self.features] = self._chunk(chunk)
+        _contributions(
+            np.ascontiguousarray(x, dtype=np.float64), out,
+            self.node_feature, self.node_threshold, self.node_missing, self.node_default_left,
+            self.edge_parent, self.edge_split, self.edge_left, self.edge_bit,
+            self.leaf_edge, self.leaf_first_slot, self.leaf_table,
+            self.slot_feature, self.table,
+        )  # fmt: skip
         return out
 
-    def _chunk(self, x: np.ndarray) -> np.ndarray:
-        left = self._goes_left(x[:, self.node_feature])
-        off_path = left[:, self.step_node] != self.step_left
-        failed = np.bitwise_or.reduceat(
-            np.where(off_path, self.step_bit, np.uint16(0)), self.leaf_first_step, axis=1
-        )
-        pattern = (self.leaf_full ^ failed)[:, self.entry_leaf]
-        values = self.table[self.entry_base + pattern * self.entry_stride]
-        result: np.ndarray = np.add.reduceat(values, self.feature_first_entry, axis=1)
-        return result
 
-    def _goes_left(self, v: np.ndarray) -> np.ndarray:
-        """LightGBM's numerical decision at every split node for every row. LightGBM reads
-        a value within ``_ZERO`` of 0 as 0.0 (its rows are sparse), so it is zeroed first."""
-        with np.errstate(invalid="ignore"):
-            v = np.where(np.abs(v) <= _ZERO, 0.0, v)
-            left = v <= self.node_threshold
-        nan = np.isnan(v)
-        missing_type = self.node_missing
-        # NaN where NaN is not the missing value is read as 0.0
-        left = np.where(nan & (missing_type != _NAN_MISSING), self.node_zero_left, left)
-        missing = np.where(
-            missing_type == _NAN_MISSING,
-            nan,
-            (missing_type == _ZERO_MISSING) & (nan | (v == 0.0)),
-        )
-        return np.where(missing, self.node_default_left, left)
+@njit(cache=True, nogil=True)
+def _contributions(  # the tables, unpacked for numba
+    x: F64, out: F64,
+    node_feature: I64, node_threshold: F64, node_missing: I8, node_default_left: B,
+    edge_parent: I64, edge_split: I64, edge_left: B, edge_bit: I64,
+    leaf_edge: I64, leaf_first_slot: I64, leaf_table: I64,
+    slot_feature: I64, table: F64,
+) -> None:  # fmt: skip
+    rows = x.shape[0]
+    left = np.empty(len(node_feature), np.bool_)
+    off = np.empty((min(rows, _ROWS), len(edge_parent)), np.int64)  # the slots a row leaves
+    for start in range(0, rows, _ROWS):
+        chunk = min(rows - start, _ROWS)
+        for r in range(chunk):
+            for n in range(len(node_feature)):  # LightGBM's numerical decision at each node
+                v = x[start + r, node_feature[n]]
+                if abs(v) <= _ZERO:  # LightGBM's rows are sparse: a value this small is 0.0
+                    v = 0.0
+                kind = node_missing[n]
+                if (kind == _NAN_MISSING and np.isnan(v)) or (
+                    kind == _ZERO_MISSING and (np.isnan(v) or v == 0.0)
+                ):
+                    left[n] = node_default_left[n]
+                else:
+                    if np.isnan(v):  # NaN where it is not the missing value is read as 0.0
+                        v = 0.0
+                    left[n] = v <= node_threshold[n]
+            for e in range(len(edge_parent)):  # parents first: one step per edge
+                above = 0 if edge_parent[e] < 0 else off[r, edge_parent[e]]
+                off[r, e] = above | (edge_bit[e] if left[edge_split[e]] != edge_left[e] else 0)
+        # leaf by leaf, then row by row: a leaf's block stays in cache for all the rows
+        for leaf in range(len(leaf_table)):
+            first = leaf_first_slot[leaf]
+            slots = leaf_first_slot[leaf + 1] - first
+            full = (1 << slots) - 1
+            for r in range(chunk):
+                at = leaf_table[leaf] + (full & ~off[r, leaf_edge[leaf]]) * slots
+                for k in range(slots):
+                    out[start + r, slot_feature[first + k]] += table[at + k]
 
 
 def build_tables(booster: lgb.Booster) -> TreeShap | None:
@@ -107,98 +131,87 @@ def build_tables(booster: lgb.Booster) -> TreeShap | None:
     model = booster.dump_model()
     if model.get("average_output") or model.get("num_tree_per_iteration", 1) != 1:
         return None
-    nodes = _Nodes()
-    leaves: list[_Leaf] = []
+    trees = _Trees()
     for tree in model["tree_info"]:
-        if not _walk(tree["tree_structure"], [], nodes, leaves):
+        if not trees.walk(tree["tree_structure"], -1, {}, []):
             return None
+    leaves = trees.leaves
     if any(len(leaf.features) > _MAX_DISTINCT for leaf in leaves):
         return None
     if sum((1 << len(leaf.features)) * len(leaf.features) for leaf in leaves) > _MAX_ENTRIES:
         return None
-    return _assemble(booster.num_feature(), nodes, leaves)
-
-
-class _Nodes:
-    def __init__(self) -> None:
-        self.feature: list[int] = []
-        self.threshold: list[float] = []
-        self.missing: list[int] = []
-        self.default_left: list[bool] = []
+    return _assemble(booster.num_feature(), trees)
 
 
 @dataclass(slots=True)
 class _Leaf:
     value: float
-    steps: list[tuple[int, bool, int]]  # node, goes left, slot
+    edge: int
     features: list[int]  # by slot
     zero_fraction: list[float]  # by slot
 
 
-def _walk(
-    node: Mapping[str, Any],
-    path: list[tuple[int, bool, int, float]],  # node, goes left, feature, cover fraction
-    nodes: _Nodes,
-    leaves: list[_Leaf],
-) -> bool:
-    """Collect the split nodes and leaves under ``node``; False on a split this module does
-    not compute (categorical, or a linear leaf)."""
-    if "split_index" not in node:
-        if "leaf_coeff" in node or "leaf_features" in node:
+class _Trees:
+    """Split nodes, edges and leaves, collected tree after tree in depth-first order."""
+
+    def __init__(self) -> None:
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+        self.missing: list[int] = []
+        self.default_left: list[bool] = []
+        self.edges: list[tuple[int, int, bool, int]] = []  # parent edge, split, left, bit
+        self.leaves: list[_Leaf] = []
+
+    def walk(
+        self,
+        node: Mapping[str, Any],
+        edge: int,  # the edge into ``node`` (-1: a root)
+        slots: dict[int, int],  # feature -> slot on the path, by first appearance
+        zero: list[float],  # by slot: the product of the path's cover fractions
+    ) -> bool:
+        """Collect ``node`` and what is under it; False on a split this module does not
+        compute (categorical, or a linear leaf)."""
+        if "split_index" not in node:
+            if "leaf_coeff" in node or "leaf_features" in node:
+                return False
+            if edge >= 0:
+                self.leaves.append(_Leaf(float(node["leaf_value"]), edge, list(slots), zero))
+            return True
+        if node["decision_type"] != "<=":
             return False
-        if path:
-            leaves.append(_leaf(float(node["leaf_value"]), path))
+        here = len(self.feature)
+        feature = int(node["split_feature"])
+        self.feature.append(feature)
+        self.threshold.append(float(node["threshold"]))
+        self.missing.append(_MISSING[node["missing_type"]])
+        self.default_left.append(bool(node["default_left"]))
+        below = slots if feature in slots else {**slots, feature: len(slots)}
+        slot = below[feature]
+        count = float(node["internal_count"])
+        for child, goes_left in ((node["left_child"], True), (node["right_child"], False)):
+            fractions = [*zero, 1.0] if slot == len(zero) else list(zero)
+            fractions[slot] *= _count(child) / count
+            self.edges.append((edge, here, goes_left, 1 << slot))
+            if not self.walk(child, len(self.edges) - 1, below, fractions):
+                return False
         return True
-    if node["decision_type"] != "<=":
-        return False
-    here = len(nodes.feature)
-    nodes.feature.append(int(node["split_feature"]))
-    nodes.threshold.append(float(node["threshold"]))
-    nodes.missing.append(_MISSING[node["missing_type"]])
-    nodes.default_left.append(bool(node["default_left"]))
-    count = float(node["internal_count"])
-    feature = int(node["split_feature"])
-    for child, goes_left in ((node["left_child"], True), (node["right_child"], False)):
-        fraction = _count(child) / count
-        if not _walk(child, [*path, (here, goes_left, feature, fraction)], nodes, leaves):
-            return False
-    return True
 
 
 def _count(node: Mapping[str, Any]) -> float:
     return float(node["internal_count"] if "split_index" in node else node["leaf_count"])
 
 
-def _leaf(value: float, path: list[tuple[int, bool, int, float]]) -> _Leaf:
-    slots: dict[int, int] = {}
-    zero: list[float] = []
-    steps = []
-    for node, goes_left, feature, fraction in path:
-        if feature not in slots:
-            slots[feature] = len(zero)
-            zero.append(1.0)
-        slot = slots[feature]
-        zero[slot] *= fraction
-        steps.append((node, goes_left, slot))
-    return _Leaf(value, steps, list(slots), zero)
-
-
-def _assemble(width: int, nodes: _Nodes, leaves: list[_Leaf]) -> TreeShap:
-    threshold = np.array(nodes.threshold, dtype=np.float64)
-    step_node: list[int] = []
-    step_left: list[bool] = []
-    step_bit: list[int] = []
-    first_step: list[int] = []
+def _assemble(width: int, trees: _Trees) -> TreeShap:
+    leaves = trees.leaves
+    first_slot, slot_feature = [0], []
     for leaf in leaves:
-        first_step.append(len(step_node))
-        for node, goes_left, slot in leaf.steps:
-            step_node.append(node)
-            step_left.append(goes_left)
-            step_bit.append(1 << slot)
+        slot_feature.extend(leaf.features)
+        first_slot.append(len(slot_feature))
     # tables: leaf after leaf, each 2^d patterns x d slots
     sizes = np.array([len(leaf.features) for leaf in leaves], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum((1 << sizes) * sizes)[:-1]]).astype(np.int64)
-    table = np.empty(int(((1 << sizes) * sizes).sum()))
+    blocks = (1 << sizes) * sizes
+    starts = np.cumsum(blocks) - blocks
+    table = np.empty(int(blocks.sum()))
     for size in np.unique(sizes):
         group = np.flatnonzero(sizes == size)
         block = _tables(
@@ -206,31 +219,22 @@ def _assemble(width: int, nodes: _Nodes, leaves: list[_Leaf]) -> TreeShap:
             np.array([leaves[i].zero_fraction for i in group]),
             np.array([leaves[i].value for i in group]),
         )
-        rows = starts[group][:, None] + np.arange(block.shape[1])[None, :]
-        table[rows] = block
-    entries = [(f, i, s) for i, leaf in enumerate(leaves) for s, f in enumerate(leaf.features)]
-    entries.sort()
-    feature = np.array([e[0] for e in entries], dtype=np.int64)
-    entry_leaf = np.array([e[1] for e in entries], dtype=np.int64)
-    entry_slot = np.array([e[2] for e in entries], dtype=np.int64)
-    features, first_entry = np.unique(feature, return_index=True)
+        table[starts[group][:, None] + np.arange(block.shape[1])[None, :]] = block
+    edges = np.array(trees.edges, dtype=np.int64).reshape(-1, 4)
     return TreeShap(
         width=width,
-        node_feature=np.array(nodes.feature, dtype=np.int64),
-        node_threshold=threshold,
-        node_missing=np.array(nodes.missing, dtype=np.int8),
-        node_default_left=np.array(nodes.default_left, dtype=bool),
-        node_zero_left=threshold >= 0.0,
-        step_node=np.array(step_node, dtype=np.int64),
-        step_left=np.array(step_left, dtype=bool),
-        step_bit=np.array(step_bit, dtype=np.uint16),
-        leaf_first_step=np.array(first_step, dtype=np.int64),
-        leaf_full=((1 << sizes) - 1).astype(np.uint16),
-        entry_leaf=entry_leaf,
-        entry_base=starts[entry_leaf] + entry_slot,
-        entry_stride=sizes[entry_leaf],
-        feature_first_entry=first_entry,
-        features=features,
+        node_feature=np.array(trees.feature, dtype=np.int64),
+        node_threshold=np.array(trees.threshold, dtype=np.float64),
+        node_missing=np.array(trees.missing, dtype=np.int8),
+        node_default_left=np.array(trees.default_left, dtype=np.bool_),
+        edge_parent=np.ascontiguousarray(edges[:, 0]),
+        edge_split=np.ascontiguousarray(edges[:, 1]),
+        edge_left=edges[:, 2].astype(np.bool_),
+        edge_bit=np.ascontiguousarray(edges[:, 3]),
+        leaf_edge=np.array([leaf.edge for leaf in leaves], dtype=np.int64),
+        leaf_first_slot=np.array(first_slot, dtype=np.int64),
+        leaf_table=starts,
+        slot_feature=np.array(slot_feature, dtype=np.int64),
         table=table,
     )
 
