@@ -244,6 +244,21 @@ def test_a_bounded_scorer_scores_one_row_on_the_loop_and_explains_in_a_worker() 
     runner.close()
 
 
+def test_rows_with_known_scores_are_only_explained() -> None:
+    """A batch's flagged rows come back with their reasons, without a second score."""
+    model = Bounded("fraud-v1", VELOCITY)
+    runner = ModelRunner(model)
+    rows = [features(6), features(7)]
+    known = MODEL.score(rows)
+
+    async def main() -> object:
+        return await runner.start(rows, 0.1, 3, timedelta(milliseconds=200), known)
+
+    assert asyncio.run(main()) == score_rows(MODEL, rows, 0.1, 3)
+    assert [call for call, _ in model.threads] == ["explain"]
+    runner.close()
+
+
 def test_an_unbounded_scorer_scores_even_one_row_in_a_worker() -> None:
     model = Bounded("fraud-v1", VELOCITY)
     model.bounded = False  # the default of a scorer that says nothing

@@ -312,15 +312,20 @@ class ModelRunner:
             return "model_error"
 
     def start(
-        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
+        self,
+        rows: Sequence[Row],
+        explain_at: float,
+        top: int,
+        timeout: timedelta,
+        scores: list[float] | None = None,
     ) -> asyncio.Future[list[Scored] | Fallback]:
         """As ``run``, from the event loop: submits now (the caller can work meanwhile) and
         returns a future of the answer, which never raises (the deadline makes it
-        ``"timeout"``, an error ``"model_error"``)."""
+        ``"timeout"``, an error ``"model_error"``). ``scores``: the rows' scores when
+        already known (a batch's flagged rows): they are only explained."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
-        scores = None
-        if len(rows) == 1 and getattr(self.scorer, "bounded", False):
+        if scores is None and len(rows) == 1 and getattr(self.scorer, "bounded", False):
             assert self.scorer is not None
             try:
                 scores = checked_scores(self.scorer, rows)

@@ -143,16 +143,14 @@ class Service:
         scored: list[Scored] | Fallback = "store_unavailable"
         if scoring is not None:
             scored = await scoring
-        flagged = (
-            [i for i, x in enumerate(scored) if x.score >= explain_at]
-            if batch and isinstance(scored, list)
-            else []
-        )
-        explained = (
-            self._model(champion, _take(rows, flagged), explain_at, top, started, budget)
-            if flagged
-            else None
-        )
+        flagged: list[int] = []
+        explained = None
+        if batch and isinstance(scored, list):
+            flagged = [i for i, x in enumerate(scored) if x.score >= explain_at]
+            if flagged:  # explained knowing their scores
+                known = [scored[i].score for i in flagged]
+                subset = _take(rows, flagged)
+                explained = self._model(champion, subset, explain_at, top, started, budget, known)
         chosen = set(flagged)
         order = [i for i in range(len(events)) if i not in chosen] + flagged  # as logged
         clear = order[: len(order) - len(flagged)]
@@ -181,11 +179,12 @@ class Service:
         top: int,
         started: float,
         budget: timedelta,
+        scores: list[float] | None = None,
     ) -> asyncio.Future[list[Scored] | Fallback]:
         """The champion's answer for ``rows`` within what is left of the budget (submitted
-        now)."""
+        now); with ``scores`` known, only the explanation."""
         left = budget - self.settings.commit_reserve - _since(started)
-        return champion.runner.start(rows, explain_at, top, left)
+        return champion.runner.start(rows, explain_at, top, left, scores)
 
     def _answers(
         self,
