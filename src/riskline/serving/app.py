@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -208,6 +209,23 @@ def create_app(
     return app
 
 
+def quiet_gc() -> tuple[int, int, int]:
+    """The service's garbage-collection policy; returns the thresholds it replaced.
+
+    The online state is millions of long-lived, acyclic objects: a full collection scans all
+    of them and was the p99 (16 ms at 1,000 req/s, 5-7 ms without; bench/serve.py). Young
+    generations still collect (a request's cycles die young), after 50,000 net allocations
+    rather than 700: a batch of 1,000 attempts ran ~30 young collections (2-3 ms) and keeps
+    about as many objects alive until answered. The oldest is left to an explicit
+    ``gc.collect()``; what is already allocated is frozen (``gc.unfreeze`` undoes it).
+    """
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 1_000_000_000)
+    return previous
+
+
 def serve(
     settings: ServeSettings, loader: Loader, host: str = "127.0.0.1", port: int = 8000
 ) -> None:
@@ -216,19 +234,9 @@ def serve(
     One process, one event loop; the access log is off (decisions are in the decision log,
     refusals in the ``riskline.serving.auth`` logger).
     """
-    import gc
-
     import uvicorn
 
-    # The online state is millions of long-lived, acyclic objects: a full collection scans all
-    # of them and was the p99 (16 ms at 1,000 req/s, 5-7 ms without; bench/serve.py). Young
-    # generations still collect (a request's cycles die young), after 50,000 net allocations
-    # rather than 700: a batch of 1,000 attempts ran ~30 young collections (2-3 ms) and keeps
-    # about as many objects alive until answered. The oldest is left to an explicit
-    # ``gc.collect()``; what is imported before start is frozen.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 1_000_000_000)
+    quiet_gc()
     app = create_app(settings, loader)
     keys, metrics, limit = settings.keys, app.state.metrics, settings.max_body_bytes
     uvicorn.run(
