@@ -85,6 +85,11 @@ def test_rows_across_chunks_are_computed_alike(booster: lgb.Booster, tables: Tre
     assert np.array_equal(got[130:131], tables.contributions(x[130:131]))
 
 
+def test_rows_of_another_width_are_refused(tables: TreeShap) -> None:
+    with pytest.raises(ValueError, match=f"rows of {_WIDTH} features"):
+        tables.contributions(np.zeros((2, _WIDTH - 1)))
+
+
 def test_a_tree_without_splits_contributes_nothing() -> None:
     x = np.random.default_rng(0).normal(size=(200, 2))
     booster = lgb.train(  # a constant label: every tree is a single leaf

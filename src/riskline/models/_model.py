@@ -123,8 +123,8 @@ class Model:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Tree SHAP contributions (log-odds), one column per feature: LightGBM's
-        ``pred_contrib`` without its bias column, from the model's tables (``_treeshap``:
-        a third of the CPU for a few rows) when it has them."""
+        ``pred_contrib`` without its bias column, from the model's tables when it has them
+        (``_treeshap``: a quarter of LightGBM's CPU, and the GIL released throughout)."""
         tables = self.tree_shap()
         if tables is not None:
             return tables.contributions(x)

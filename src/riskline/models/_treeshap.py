@@ -1,4 +1,4 @@
-"""Exact path-dependent Tree SHAP from per-leaf tables, vectorised over rows.
+"""Exact path-dependent Tree SHAP from per-leaf tables, read by one compiled call.
 
 LightGBM's ``pred_contrib`` is the classic algorithm (Lundberg et al. 2018), O(leaves x
 depth^2) per tree and row: 0.72 ms of CPU per row of a 200-tree, 31-leaf model, the longest
@@ -74,6 +74,8 @@ class TreeShap:
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """SHAP contributions (log-odds) of each row of ``x`` (float64, one column per
         feature), one column per feature; one compiled call that releases the GIL."""
+        if x.ndim != 2 or x.shape[1] != self.width:  # the kernel does not check its bounds
+            raise ValueError(f"expected rows of {self.width} features, got shape {x.shape}.")
         out = np.zeros((x.shape[0], self.width))
         _contributions(
             np.ascontiguousarray(x, dtype=np.float64), out,
