@@ -3,6 +3,10 @@ a split can see (NaN, zero as missing, exact thresholds), or is not used at all.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -119,3 +123,24 @@ def test_a_loaded_model_explains_with_its_tables(booster: lgb.Booster) -> None:
     assert loaded.tree_shap() is not None
     x = np.random.default_rng(5).normal(size=(50, _WIDTH)) * 30
     assert np.allclose(loaded.contributions(x), _expected(booster, x), rtol=1e-9, atol=1e-12)
+
+
+def test_loading_a_model_compiles_the_kernel(booster: lgb.Booster, tmp_path: Path) -> None:
+    """Compiling (or loading numba's cache) takes 0.25-0.75 s: at load, not on the first
+    request explained. Checked in a fresh interpreter, where nothing has compiled it yet."""
+    names = tuple(f"f{i}" for i in range(_WIDTH))
+    model = Model(booster, names, "v", Calibrator("platt", (1.0, 0.0)), (None,) * _WIDTH)
+    artefact = tmp_path / "model.riskline"
+    artefact.write_bytes(model.to_bytes())
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from riskline.models import Model\n"
+        "from riskline.models._treeshap import _contributions\n"
+        "before = len(_contributions.signatures)\n"
+        "Model.from_bytes(Path(sys.argv[1]).read_bytes())\n"
+        "print(before, len(_contributions.signatures))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(artefact)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0", "1"]

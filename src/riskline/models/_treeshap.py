@@ -142,7 +142,11 @@ def build_tables(booster: lgb.Booster) -> TreeShap | None:
         return None
     if sum((1 << len(leaf.features)) * len(leaf.features) for leaf in leaves) > _MAX_ENTRIES:
         return None
-    return _assemble(booster.num_feature(), trees)
+    tables = _assemble(booster.num_feature(), trees)
+    # The kernel compiles, or loads from numba's cache, on its first call: 0.25-0.75 s that
+    # would otherwise fall on the first request explained (and blow its latency budget).
+    tables.contributions(np.zeros((1, tables.width)))
+    return tables
 
 
 @dataclass(slots=True)
