@@ -244,19 +244,47 @@ def test_a_bounded_scorer_scores_one_row_on_the_loop_and_explains_in_a_worker() 
     runner.close()
 
 
-def test_rows_with_known_scores_are_only_explained() -> None:
-    """A batch's flagged rows come back with their reasons, without a second score."""
-    model = Bounded("fraud-v1", VELOCITY)
+def test_a_batch_gets_its_scores_before_its_explanations() -> None:
+    """start_batch: every score as soon as the model has them, then the flagged rows
+    explained by the same worker, which scores once."""
+    model = Bounded("fraud-v1", VELOCITY, explain_delay_s=0.3)
     runner = ModelRunner(model)
-    rows = [features(6), features(7)]
-    known = MODEL.score(rows)
+    rows = [features(0), features(6), features(1), features(7)]
 
-    async def main() -> object:
-        return await runner.start(rows, 0.1, 3, timedelta(milliseconds=200), known)
+    async def main() -> tuple[object, float, object, float]:
+        started = time.perf_counter()
+        scores, explained = runner.start_batch(rows, 0.1, 3, timedelta(seconds=2))
+        first = await scores
+        scored_after = time.perf_counter() - started
+        return first, scored_after, await explained, time.perf_counter() - started
 
-    assert asyncio.run(main()) == score_rows(MODEL, rows, 0.1, 3)
-    assert [call for call, _ in model.threads] == ["explain"]
+    scores, scored_after, explained, explained_after = asyncio.run(main())
+    expected = score_rows(MODEL, rows, 0.1, 3)
+    assert scores == [x.score for x in expected]
+    assert scored_after < 0.2 < 0.3 <= explained_after  # not held back by the explanation
+    assert explained == [x for x in expected if x.score >= 0.1]
+    assert [x.score >= 0.1 for x in expected] == [False, True, False, True]
+    assert all(x.reasons for x in explained)  # type: ignore[union-attr]
+    assert [call for call, _ in model.threads] == ["score", "explain"]
+    assert all(name.startswith("riskline-model") for _, name in model.threads)
     runner.close()
+
+
+def test_a_batch_of_a_failing_or_slow_model_gets_the_fallback_twice() -> None:
+    async def main(runner: ModelRunner) -> tuple[object, object, float]:
+        started = time.perf_counter()
+        scores, explained = runner.start_batch([features(6)], 0.1, 3, timedelta(milliseconds=30))
+        return await scores, await explained, time.perf_counter() - started
+
+    failing = ModelRunner(FailingModel("x", VELOCITY))
+    assert asyncio.run(main(failing))[:2] == ("model_error", "model_error")
+    slow = ModelRunner(SlowModel(MODEL, delay_s=0.5))
+    scores, explained, took = asyncio.run(main(slow))
+    assert (scores, explained) == ("timeout", "timeout")
+    assert took < 0.2
+    assert asyncio.run(main(ModelRunner(None)))[:2] == ("no_model", "no_model")
+    for runner in (failing, slow):
+        runner.close()
 
 
 def test_an_unbounded_scorer_scores_even_one_row_in_a_worker() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures as cf
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -19,6 +19,7 @@ from typing import Literal, Protocol, TypeVar
 from riskline.decisions._records import DecisionRecord
 from riskline.errors import ConfigError
 from riskline.events import PaymentAttempt
+from riskline.features import FeatureRows
 from riskline.rules import FieldValue, Outcome, RuleSet, Verdict, evaluate
 
 Fallback = Literal["timeout", "model_error", "low_confidence", "store_unavailable", "no_model"]
@@ -260,6 +261,9 @@ def explain_rows(
     return [Scored(float(s), reasons.get(i, ())) for i, s in enumerate(scores)]
 
 
+T = TypeVar("T")
+
+
 class ModelRunner:
     """Runs a scorer in worker threads with a deadline; at most ``max_in_flight`` calls wait
     or run at once (more are answered at once with ``"timeout"``), so a hung model cannot
@@ -278,19 +282,14 @@ class ModelRunner:
         self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="riskline-model")
         self._slots = threading.BoundedSemaphore(max_in_flight)
 
-    def _submit(
-        self, rows: Sequence[Row], explain_at: float, top: int, scores: list[float] | None = None
-    ) -> cf.Future[list[Scored]] | Fallback:
-        """Score (unless ``scores`` are given) and explain ``rows`` in a worker."""
+    def _submit(self, work: Callable[..., T], *args: object) -> cf.Future[T] | Fallback:
+        """``work(scorer, *args)`` in a worker, if a slot is free."""
         if self.scorer is None:
             return "no_model"
         if not self._slots.acquire(blocking=False):
             return "timeout"
         try:
-            if scores is None:
-                future = self._pool.submit(score_rows, self.scorer, rows, explain_at, top)
-            else:
-                future = self._pool.submit(explain_rows, self.scorer, rows, scores, explain_at, top)
+            future = self._pool.submit(work, self.scorer, *args)
         except RuntimeError:  # closed: the model was replaced while this request ran
             self._slots.release()
             return "model_error"
@@ -301,7 +300,7 @@ class ModelRunner:
         self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
     ) -> list[Scored] | Fallback:
         """The model's answers, or why there are none (``no_model``/``timeout``/``model_error``)."""
-        future = self._submit(rows, explain_at, top)
+        future = self._submit(score_rows, rows, explain_at, top)
         if isinstance(future, str):
             return future
         try:
@@ -312,48 +311,39 @@ class ModelRunner:
             return "model_error"
 
     def start(
-        self,
-        rows: Sequence[Row],
-        explain_at: float,
-        top: int,
-        timeout: timedelta,
-        scores: list[float] | None = None,
+        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
     ) -> asyncio.Future[list[Scored] | Fallback]:
         """As ``run``, from the event loop: submits now (the caller can work meanwhile) and
         returns a future of the answer, which never raises (the deadline makes it
-        ``"timeout"``, an error ``"model_error"``). ``scores``: the rows' scores when
-        already known (a batch's flagged rows): they are only explained."""
+        ``"timeout"``, an error ``"model_error"``)."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[list[Scored] | Fallback] = loop.create_future()
-        if scores is None and len(rows) == 1 and getattr(self.scorer, "bounded", False):
+        if len(rows) == 1 and getattr(self.scorer, "bounded", False):
             assert self.scorer is not None
             try:
                 scores = checked_scores(self.scorer, rows)
             except Exception:
-                answer.set_result("model_error")
-                return answer
+                return _done(loop, "model_error")
             if scores[0] < explain_at:  # nothing to explain: answered here
-                answer.set_result([Scored(float(scores[0]), ())])
-                return answer
-        future = self._submit(rows, explain_at, top, scores)
+                return _done(loop, [Scored(float(scores[0]), ())])
+            future = self._submit(explain_rows, rows, scores, explain_at, top)
+        else:
+            future = self._submit(score_rows, rows, explain_at, top)
+        return _done(loop, future) if isinstance(future, str) else _answer(loop, future, timeout)
+
+    def start_batch(
+        self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
+    ) -> tuple[asyncio.Future[list[float] | Fallback], asyncio.Future[list[Scored] | Fallback]]:
+        """As ``start``, answered in two parts under one deadline: every row's score as soon
+        as the model has them, then the ``Scored`` of the rows at or above ``explain_at``
+        (in row order), explained. The worker goes on to the explanation at once, while the
+        caller decides the other rows: handed back to the event loop first, it waited up to a
+        GIL switch interval (5 ms) to start (bench/serve.py batch figure)."""
+        loop = asyncio.get_running_loop()
+        scores: cf.Future[list[float]] = cf.Future()
+        future = self._submit(_score_then_explain, rows, explain_at, top, scores)
         if isinstance(future, str):
-            answer.set_result(future)
-            return answer
-        waiter = watch(loop, future)  # and one timer: lighter than wait_for(wrap_future())
-        timer = loop.call_later(max(timeout.total_seconds(), 0.0), _expire, waiter)
-
-        def settle(done: asyncio.Future[list[Scored]]) -> None:
-            timer.cancel()
-            if answer.cancelled():
-                return
-            error = done.exception()
-            if error is None:
-                answer.set_result(done.result())
-            else:
-                answer.set_result("timeout" if isinstance(error, _DeadlineError) else "model_error")
-
-        waiter.add_done_callback(settle)
-        return answer
+            return _done(loop, future), _done(loop, future)
+        return _answer(loop, scores, timeout), _answer(loop, future, timeout)
 
     async def run_async(
         self, rows: Sequence[Row], explain_at: float, top: int, timeout: timedelta
@@ -366,7 +356,55 @@ class ModelRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-T = TypeVar("T")
+def _score_then_explain(
+    scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int, scores: cf.Future[list[float]]
+) -> list[Scored]:
+    """Score ``rows``, hand the scores over through ``scores``, then explain the rows at or
+    above ``explain_at``."""
+    try:
+        known = checked_scores(scorer, rows)
+    except BaseException as exc:
+        scores.set_exception(exc)
+        raise
+    scores.set_result(known)
+    flagged = [i for i, s in enumerate(known) if s >= explain_at]
+    return explain_rows(scorer, take(rows, flagged), [known[i] for i in flagged], explain_at, top)
+
+
+def take(rows: Sequence[Row], indices: Sequence[int]) -> Sequence[Row]:
+    """The rows at ``indices`` (``FeatureRows`` stay ``FeatureRows``: the model reads their
+    matrix)."""
+    return rows.take(indices) if isinstance(rows, FeatureRows) else [rows[i] for i in indices]
+
+
+def _done(loop: asyncio.AbstractEventLoop, answer: T) -> asyncio.Future[T]:
+    future: asyncio.Future[T] = loop.create_future()
+    future.set_result(answer)
+    return future
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop, future: cf.Future[T], timeout: timedelta
+) -> asyncio.Future[T | Fallback]:
+    """The worker's answer on the loop, ``"timeout"`` past ``timeout``, ``"model_error"`` if
+    it raised; never raises. One timer and one wake-up: lighter than
+    ``wait_for(wrap_future())``."""
+    answer: asyncio.Future[T | Fallback] = loop.create_future()
+    waiter = watch(loop, future)
+    timer = loop.call_later(max(timeout.total_seconds(), 0.0), _expire, waiter)
+
+    def settle(done: asyncio.Future[T]) -> None:
+        timer.cancel()
+        if answer.cancelled():
+            return
+        error = done.exception()
+        if error is None:
+            answer.set_result(done.result())
+        else:
+            answer.set_result("timeout" if isinstance(error, _DeadlineError) else "model_error")
+
+    waiter.add_done_callback(settle)
+    return answer
 
 
 def watch(loop: asyncio.AbstractEventLoop, future: cf.Future[T]) -> asyncio.Future[T]:

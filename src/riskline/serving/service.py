@@ -129,62 +129,45 @@ class Service:
         loop = asyncio.get_running_loop()
         observed = await self._observe(events, started, budget)
         rows: Sequence[Row] = observed if observed is not None else [{} for _ in events]
-        # A batch is scored first, then only its flagged rows are explained, by a second
-        # call, while the other decisions are made and committing (bench/serve.py: the
-        # reasons of a few percent of rows cost as much as scoring them all).
         explain_at, top = champion.thresholds.review_at, policy.top_reasons
-        scoring = None
-        if observed is not None:
-            first = _NEVER if batch else explain_at
-            scoring = self._model(champion, rows, first, top, started, budget)
+        left = budget - self.settings.commit_reserve - _since(started)
+        runner = champion.runner
+        # A batch is scored first; only its flagged rows are explained, by the model's
+        # worker, while the others are decided (bench/serve.py: the reasons of a few percent
+        # of rows cost as much as scoring them all).
+        scoring: asyncio.Future[list[float] | Fallback] | None = None
+        model: asyncio.Future[list[Scored] | Fallback] | None = None
+        if observed is not None and batch:
+            scoring, model = runner.start_batch(rows, explain_at, top, left)
+        elif observed is not None:
+            model = runner.start(rows, explain_at, top, left)
         # While the model scores (in its thread), the rules run and the requests are laid
         # out for the log.
         context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
-        scored: list[Scored] | Fallback = "store_unavailable"
-        if scoring is not None:
-            scored = await scoring
-        flagged: list[int] = []
-        explained = None
-        if batch and isinstance(scored, list):
-            flagged = [i for i, x in enumerate(scored) if x.score >= explain_at]
-            if flagged:  # explained knowing their scores
-                known = [scored[i].score for i in flagged]
-                subset = _take(rows, flagged)
-                explained = self._model(champion, subset, explain_at, top, started, budget, known)
-        chosen = set(flagged)
-        order = [i for i in range(len(events)) if i not in chosen] + flagged  # as logged
-        clear = order[: len(order) - len(flagged)]
-        decisions, records = context.decide(clear, _pick(scored, clear), self._clock(), started)
-        commits = []
-        if explained is not None and not explained.done():  # commit while the model explains
-            commits.append(self.log.submit_many(records))
-            records = []
-        if explained is not None:  # else, or once explained: one commit for the rest
-            made, more = context.decide(flagged, await explained, self._clock(), started)
-            decisions += made
-            records += more
-        commits.append(self.log.submit_many(records))
-        committed = [o for c in commits for o in await watch(loop, c)]
+        order = list(range(len(events)))  # as logged
+        if scoring is None:
+            answer = "store_unavailable" if model is None else await model
+            decisions, records = context.decide(order, answer, self._clock(), started)
+        elif isinstance(scores := await scoring, str):
+            decisions, records = context.decide(order, scores, self._clock(), started)
+        else:
+            flagged = [i for i, s in enumerate(scores) if s >= explain_at]
+            chosen = set(flagged)
+            order = [i for i in order if i not in chosen] + flagged
+            clear = order[: len(order) - len(flagged)]
+            known = [Scored(float(scores[i]), ()) for i in clear]
+            decisions, records = context.decide(clear, known, self._clock(), started)
+            if flagged:
+                assert model is not None
+                made, more = context.decide(flagged, await model, self._clock(), started)
+                decisions += made
+                records += more
+        committed = await watch(loop, self.log.submit_many(records))
         answers = self._answers(decisions, committed, started, batch)
         rank = sorted(range(len(order)), key=order.__getitem__)  # log order -> request order
         if champion.shadow is not None and observed is not None:
             self._spawn(self._shadow(champion, [decisions[k] for k in rank], rows))
         return [answers[k] for k in rank]
-
-    def _model(
-        self,
-        champion: Champion,
-        rows: Sequence[Row],
-        explain_at: float,
-        top: int,
-        started: float,
-        budget: timedelta,
-        scores: list[float] | None = None,
-    ) -> asyncio.Future[list[Scored] | Fallback]:
-        """The champion's answer for ``rows`` within what is left of the budget (submitted
-        now); with ``scores`` known, only the explanation."""
-        left = budget - self.settings.commit_reserve - _since(started)
-        return champion.runner.start(rows, explain_at, top, left, scores)
 
     def _answers(
         self,
@@ -325,9 +308,6 @@ class Service:
             return False
 
 
-_NEVER = 2.0  # an explain_at no score reaches: score only
-
-
 class _Context:
     """What the decisions of one request share."""
 
@@ -366,14 +346,6 @@ class _Context:
             d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
         ]
         return decisions, records
-
-
-def _take(rows: Sequence[Row], indices: list[int]) -> Sequence[Row]:
-    return rows.take(indices) if isinstance(rows, FeatureRows) else [rows[i] for i in indices]
-
-
-def _pick(scored: list[Scored] | Fallback, indices: list[int]) -> list[Scored] | Fallback:
-    return scored if isinstance(scored, str) else [scored[i] for i in indices]
 
 
 def _since(started: float) -> timedelta:
