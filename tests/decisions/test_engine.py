@@ -264,7 +264,7 @@ def test_a_batch_gets_its_scores_before_its_explanations() -> None:
     assert scored_after < 0.2 < 0.3 <= explained_after  # not held back by the explanation
     assert explained == [x for x in expected if x.score >= 0.1]
     assert [x.score >= 0.1 for x in expected] == [False, True, False, True]
-    assert all(x.reasons for x in explained)  # type: ignore[union-attr]
+    assert all(x.reasons for x in explained)
     assert [call for call, _ in model.threads] == ["score", "explain"]
     assert all(name.startswith("riskline-model") for _, name in model.threads)
     runner.close()
