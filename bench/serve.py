@@ -10,7 +10,8 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
    queueing is not hidden): ``--rate`` requests/s for ``--seconds``; then rising rates
    (``--steps``) for ``--step-seconds`` each until p99 > 10 ms or an error: ``max_rps`` is
    the best rate that kept p99 <= 10 ms.
-3. ``batch_1000_ms``: median server time of POST /v1/fraud/score:batch with 1,000 attempts.
+3. ``batch_1000_ms``: median server time of POST /v1/fraud/score:batch with 1,000 attempts;
+   ``batch_1000_random_ids_ms`` the same with random transaction ids (see ``batch_ms``).
 4. MLflow peer on the same model file (``bench/peers/mlflow_serve.py --measure``) and the
    decision-log benchmark (``bench/decision_log.py``), unless skipped: its event-loop figure
    is ``log_decisions_per_s``, its blocking-threads figure ``log_blocking_threads_per_s``.
@@ -198,13 +199,22 @@ def load(port: int, rate: float, seconds: float, connections: int, seed: int) ->
     return result
 
 
-def batch_ms(port: int, repeats: int = 15) -> float:
+def batch_ms(port: int, repeats: int = 15, *, random_ids: bool = False) -> float:
+    """Median server time of a batch of 1,000 attempts (the first batch not counted). The
+    ids are ``batch<k>-<i>``, which sort nearly in order; with ``random_ids``, random UUIDs
+    as a card network's would be: each lands on its own page of the log's (kind,
+    transaction_id) index."""
     import httpx
 
+    rng = random.Random(7)
     server_ms = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         for k in range(repeats):
-            attempts = [orjson.loads(b) for b in bodies(1_000, 1000 + k, f"batch{k}")]
+            prefix = f"{'u' if random_ids else ''}batch{k}"
+            attempts = [orjson.loads(b) for b in bodies(1_000, 1000 + k, prefix)]
+            if random_ids:
+                for a in attempts:
+                    a["transaction_id"] = f"{rng.getrandbits(128):032x}"
             r = http.post(
                 "/v1/fraud/score:batch", json={"attempts": attempts}, headers={"X-API-Key": KEY}
             )
@@ -269,6 +279,7 @@ def main() -> None:
                     break
                 max_rps = max(max_rps, step["rps"])
             batch = batch_ms(port)
+            batch_random = batch_ms(port, random_ids=True)
         finally:
             server.terminate()
             server.wait(30)
@@ -307,6 +318,7 @@ def main() -> None:
                 "mlflow_p99_ms": mlflow.get("mlflow_p99_ms"),
                 "mlflow_max_rps": mlflow.get("mlflow_max_rps"),
                 "batch_1000_ms": batch,
+                "batch_1000_random_ids_ms": batch_random,
                 "log_decisions_per_s": log.get("log_decisions_per_s"),
                 "log_blocking_threads_per_s": log.get("log_blocking_threads_per_s"),
                 "verify_1m_seconds": log.get("verify_1m_seconds"),
