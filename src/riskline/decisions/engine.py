@@ -140,7 +140,9 @@ class Decision:
     rules_fired: tuple[str, ...] = field(default=())
 
     def to_body(self) -> dict[str, object]:
-        """The JSON-able body for the decision log (without ids and time)."""
+        """The JSON-able body for the decision log (without ids and time). A ``features``
+        dict is shared, not copied (a batch's thousand copies cost 1 ms): the log encodes it
+        when the record is submitted."""
         return {
             "action": self.action,
             "score": self.score,
@@ -153,7 +155,7 @@ class Decision:
                 "review_at": self.thresholds.review_at,
                 "decline_at": self.thresholds.decline_at,
             },
-            "features": dict(self.features),
+            "features": _as_dict(self.features),
             "latency_ms": self.latency_ms,
             "rules_fired": list(self.rules_fired),
         }
@@ -169,7 +171,7 @@ class Decision:
     def to_record(self, kind: str, request: Mapping[str, object]) -> DecisionRecord:
         """The log record: the body plus the (tokenised) ``request`` it answered."""
         body = self.to_body()
-        body["request"] = dict(request)
+        body["request"] = _as_dict(request)
         return DecisionRecord(self.decision_id, self.transaction_id, kind, self.decided_at, body)
 
 
@@ -223,6 +225,10 @@ def decide(
         latency_ms,
         tuple([h.code for h in fired]) if fired else (),
     )
+
+
+def _as_dict(values: Mapping[str, object]) -> dict[str, object]:
+    return values if type(values) is dict else dict(values)
 
 
 def _first(values: Mapping[str, FieldValue]) -> FieldValue:
