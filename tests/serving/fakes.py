@@ -101,3 +101,13 @@ class UnexplainableModel(LinearModel):
 
     def explain(self, rows: Sequence[Row], top: int = 3) -> list[list[FakeReason]]:
         raise RuntimeError("explainer exploded")
+
+
+class SlowExplainer(LinearModel):
+    """A model that scores at once but takes ``delay_s`` to explain."""
+
+    delay_s = 1.0
+
+    def explain(self, rows: Sequence[Row], top: int = 3) -> list[list[FakeReason]]:
+        time.sleep(self.delay_s)
+        return super().explain(rows, top)

@@ -12,7 +12,13 @@ from riskline.features import MemoryStore
 from riskline.features.store import Exchange, LabelRequest, Snapshot
 from riskline.serving import create_app
 from tests.serving.conftest import SCORER, attempt, serve, settings_for
-from tests.serving.fakes import FailingModel, LinearModel, SlowModel, UnexplainableModel
+from tests.serving.fakes import (
+    FailingModel,
+    LinearModel,
+    SlowExplainer,
+    SlowModel,
+    UnexplainableModel,
+)
 
 BUDGET = timedelta(milliseconds=60)
 
@@ -160,5 +166,38 @@ def test_a_batch_whose_reasons_fail_decides_only_its_flagged_rows_by_rules(home:
                     f"/v1/decisions/{a['decision_id']}", headers={"X-API-Key": "sk-admin"}
                 )
                 assert logged.json()["body"]["fallback"] == a["fallback"]
+
+    asyncio.run(main())
+
+
+def test_a_batch_whose_reasons_are_late_answers_within_its_budget(home: Path) -> None:
+    """The scores arrive at once and the clear rows are decided by the model; the flagged
+    rows' explanation outlasts the budget, so they are decided by the rules, flagged."""
+
+    def loader(data: bytes) -> SlowExplainer:
+        inner = LinearModel.from_bytes(data)
+        return SlowExplainer(inner.version, inner.weights, inner.bias)
+
+    app = create_app(settings_for(home, budget=BUDGET), loader)
+    amounts = [2_500, 150_000, 3_000, 160_000]  # the large ones score above review_at
+
+    async def main() -> None:
+        async with serve(app) as client:
+            started = time.perf_counter()
+            r = await client.post(
+                "/v1/fraud/score:batch",
+                json={
+                    "attempts": [attempt(f"y{i}", amount_minor=a) for i, a in enumerate(amounts)]
+                },
+                headers=SCORER,
+            )
+            took = time.perf_counter() - started
+            body = r.json()
+            assert took < BUDGET.total_seconds() + 0.4  # the explanation would take 1 s
+            assert body["server_ms"] <= BUDGET / timedelta(milliseconds=1)
+            answers = body["decisions"]
+            assert [a["fallback"] for a in answers] == [None, "timeout", None, "timeout"]
+            assert [a["decision"] for a in answers[::2]] == ["approve", "approve"]
+            assert all(x["source"] == "rule" for a in answers[1::2] for x in a["reasons"])
 
     asyncio.run(main())
