@@ -374,10 +374,10 @@ def _score_then_explain(
         raise
     scores.set_result(known)
     flagged = [i for i, s in enumerate(known) if s >= explain_at]
-    return explain_rows(scorer, take(rows, flagged), [known[i] for i in flagged], explain_at, top)
+    return explain_rows(scorer, _take(rows, flagged), [known[i] for i in flagged], explain_at, top)
 
 
-def take(rows: Sequence[Row], indices: Sequence[int]) -> Sequence[Row]:
+def _take(rows: Sequence[Row], indices: Sequence[int]) -> Sequence[Row]:
     """The rows at ``indices`` (``FeatureRows`` stay ``FeatureRows``: the model reads their
     matrix)."""
     return rows.take(indices) if isinstance(rows, FeatureRows) else [rows[i] for i in indices]
