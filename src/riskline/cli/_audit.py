@@ -70,7 +70,7 @@ def audit_replay(decision_id: Annotated[str, typer.Argument(help="A logged decis
 
     def work() -> None:
         with _log() as log, open_registry() as registry:
-            result = replay(log, registry, Model.from_bytes, decision_id)
+            result = replay(log, registry, _scoring_model, decision_id)
         console.print(
             f"decision {result.decision_id} (transaction {result.transaction_id}) "
             f"under {result.model_version}: logged score {result.logged_score}, "
@@ -98,7 +98,7 @@ def audit_backtest(
     def work() -> None:
         with _log() as log, open_registry() as registry:
             result = backtest(
-                log, registry, Model.from_bytes, model, start, until=end, costs=FRAUD_COSTS
+                log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
             )
         table = Table(f"{result.decisions:,} decisions under {model}", "logged", "would be")
         for action, (logged, new) in sorted(result.by_action.items()):
@@ -116,3 +116,8 @@ def audit_backtest(
             )
 
     run_work(work)
+
+
+def _scoring_model(data: bytes) -> Model:
+    """A model that replay and backtest only score: its explanation tables are not built."""
+    return Model.from_bytes(data, warm=False)

@@ -164,8 +164,12 @@ class Model:
         return _MAGIC + orjson.dumps(header, option=orjson.OPT_SORT_KEYS) + b"\n" + body.encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes, version: str = "") -> Self:
-        """Load an artefact written by ``to_bytes``; raises InvalidModelError if malformed."""
+    def from_bytes(cls, data: bytes, version: str = "", *, warm: bool = True) -> Self:
+        """Load an artefact written by ``to_bytes``; raises InvalidModelError if malformed.
+
+        ``warm`` builds the Tree SHAP tables and compiles their kernel now (0.3-0.7 s), for a
+        model about to serve: its first explained request does not wait. A model that is
+        only scored (``riskline audit replay`` and ``backtest``) passes ``warm=False``."""
         if not data.startswith(_MAGIC):
             raise InvalidModelError(
                 f"not a riskline model artefact: starts with {data[:20]!r}, expected {_MAGIC!r}."
@@ -181,5 +185,6 @@ class Model:
         except (ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
             raise InvalidModelError(f"corrupt riskline model artefact: {exc}") from None
         model = cls(booster, names, fs_version, calibrator, typical, version)
-        model.tree_shap()  # a loaded model is about to serve: no first explanation waits
+        if warm:
+            model.tree_shap()
         return model
