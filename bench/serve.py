@@ -16,8 +16,9 @@ Run by hand: ``.venv/bin/python bench/serve.py [--seconds 60] [--rate 1000]``.
    decision-log benchmark (``bench/decision_log.py``), unless skipped: its event-loop figure
    is ``log_decisions_per_s``, its blocking-threads figure ``log_blocking_threads_per_s``.
 5. Beside the figures: the server's CPU per request in the main run
-   (``server_cpu_ms_per_request``) and the machine's plain-Python speed
-   (``machine_sum_1m_ms``), to tell a slower machine from a slower riskline.
+   (``server_cpu_ms_per_request``), and the machine's plain-Python speed
+   (``machine_sum_1m_ms``) and random-read speed (``machine_mem_ms``) before the run and
+   after it (``machine_end_*``), to tell a slower or busier machine from a slower riskline.
 
 riskline serves it as a ``riskline.models.Model`` (Platt (1, 0) calibration, i.e. exactly
 the booster's probability); MLflow serves the same booster file.
@@ -207,7 +208,7 @@ def batch_ms(port: int, repeats: int = 15, *, random_ids: bool = False) -> float
     import httpx
 
     rng = random.Random(7)
-    server_ms = []
+    server_ms: list[float] = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         for k in range(repeats):
             prefix = f"{'u' if random_ids else ''}batch{k}"
@@ -249,8 +250,8 @@ def main() -> None:
     if args.load_port:
         run_load(args.load_port, args.rate, args.seconds, args.connections, args.seed)
         return
-    speed = machine_ms()
-    print(f"machine: sum(range(10**6)) takes {speed} ms (best of 5)", file=sys.stderr)
+    speed, memory = machine_ms(), machine_mem_ms()
+    print(f"machine: sum(range(10**6)) {speed} ms, random reads {memory} ms", file=sys.stderr)
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         model_file = home / "model.txt"
@@ -324,6 +325,9 @@ def main() -> None:
                 "verify_1m_seconds": log.get("verify_1m_seconds"),
                 "server_cpu_ms_per_request": round(per_request, 3),
                 "machine_sum_1m_ms": speed,
+                "machine_mem_ms": memory,
+                "machine_end_sum_1m_ms": machine_ms(),
+                "machine_end_mem_ms": machine_mem_ms(),
             }
         )
     )
@@ -335,6 +339,17 @@ def machine_ms() -> float:
     ms on the slow ones), so every result carries it."""
     runs = timeit.repeat("sum(range(10**6))", number=20, repeat=5)
     return round(min(runs) / 20 * 1000, 1)
+
+
+def machine_mem_ms() -> float:
+    """How fast this machine reads memory at random: 4M reads from a 256 MB array, in ms,
+    best of 5. A busy neighbour slowed the service and MLflow 1.3-1.5x while
+    ``machine_ms`` did not move; this is the probe for that kind of contention."""
+    rng = np.random.default_rng(0)
+    table = rng.random(32_000_000)
+    at = rng.integers(0, len(table), 4_000_000)
+    runs = timeit.repeat(lambda: table.take(at), number=1, repeat=5)
+    return round(min(runs) * 1000, 1)
 
 
 def cpu_seconds(pid: int) -> float:
