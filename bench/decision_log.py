@@ -38,7 +38,7 @@ _FEATURES = [
 ]
 
 
-def _body(rng: random.Random, n: int) -> dict[str, object]:
+def body(rng: random.Random, n: int) -> dict[str, object]:
     """A fraud decision as the engine would log it: request, features, versions, outcome."""
     score = rng.random()
     return {
@@ -70,7 +70,7 @@ def _body(rng: random.Random, n: int) -> dict[str, object]:
     }
 
 
-_BODIES = [_body(random.Random(7), n) for n in range(2_000)]  # serialised anew on each append
+_BODIES = [body(random.Random(7), n) for n in range(2_000)]  # serialised anew on each append
 
 
 def _records(seed: int, start: int) -> Iterator[DecisionRecord]:

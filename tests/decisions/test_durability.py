@@ -103,3 +103,27 @@ def test_a_killed_writer_loses_nothing_it_acknowledged(sqlite_path: Path) -> Non
         stored = {s.seq: s.decision_id for s in log.read()}
     assert all(stored.get(seq) == decision_id for seq, decision_id in acked)
     assert report.checked >= len(acked)
+
+
+def _wal_restarts(path: Path) -> int:
+    """The log's checkpoint sequence number: how often SQLite has started it over (WAL
+    header, bytes 12-16, https://www.sqlite.org/fileformat.html#wal_file_format)."""
+    return int.from_bytes(path.with_name(path.name + "-wal").read_bytes()[12:16], "big")
+
+
+def test_the_write_ahead_log_starts_over_under_steady_traffic(
+    sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits that never pause keep a background checkpoint from copying the whole log, and
+    SQLite restarts the log only after one that did: the writer's catch-up between batches
+    lets it, so the log stays a second or so of traffic instead of growing to 512 MiB."""
+    monkeypatch.setattr("riskline.decisions._sqlite._CHECKPOINT_EVERY_S", 0.05)
+    with open_decision_log(f"sqlite:///{sqlite_path}") as log:
+        n = 0
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:  # one record per commit, never a pause
+            log.append(sample_record(n))
+            n += 1
+        restarts = _wal_restarts(sqlite_path)
+        assert restarts >= 3, f"{restarts} restarts in {n} commits"
+        assert log.verify().ok

@@ -50,6 +50,11 @@ class Writer(Protocol):
     def lookup(self, record: Encoded) -> Row | None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+
+    def maintain(self) -> None:
+        """Housekeeping between two batches, once their callers have been answered."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -171,6 +176,7 @@ class GroupCommitLog:
             live = [group for group in batch if group.future.set_running_or_notify_cancel()]
             if live:
                 self._commit(live)
+            self._writer.maintain()
             with self._cond:
                 expect = min(take + self._queued, self._max_batch)
 

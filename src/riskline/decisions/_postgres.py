@@ -117,6 +117,9 @@ class _PgWriter:
         if not self._conn.closed:
             self._conn.rollback()
 
+    def maintain(self) -> None:
+        pass  # the server vacuums and checkpoints
+
     def close(self) -> None:
         self._conn.close()
 

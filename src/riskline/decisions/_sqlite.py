@@ -7,10 +7,15 @@ losing power, which breaks "durable before the response".) Group commit pays one
 batch, not per record. Triggers refuse ``UPDATE`` and ``DELETE``; ``verify`` catches
 anyone who drops them.
 
-Checkpoints (copying the log into the database file) run every few seconds in a background
+Checkpoints (copying the log into the database file) run every second in a background
 thread of their own, ``PASSIVE``, so they never stall a commit: run by the committing
 connection, a checkpoint of a large log held every waiting request for tens of milliseconds
-(bench/serve.py).
+(bench/serve.py). Such a checkpoint cannot finish under steady traffic, though (commits land
+while it copies), and SQLite starts the log over only after one that did; so the writer
+thread, between two batches, then checkpoints the few frames appended meanwhile. Without that
+last step the log grew by ~28 MB/s at 1,000 single decisions/s, to the 512 MiB
+``wal_autocheckpoint`` limit, whose checkpoint in the committing connection then stalled
+commits for ~50 ms (``bench/wal.py``).
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ _TIMEOUT_S = 30.0  # wait this long for another process's write lock
 # by bench/serve.py's batch figure); small group commits measured no slower.
 _PAGE_SIZE = 8192
 _WAL_LIMIT_PAGES = 65_536  # 512 MiB of log at most
-_CHECKPOINT_EVERY_S = 10.0
+_WAL_KEEP_BYTES = 64 * 1024 * 1024  # a log file that grew past this shrinks when restarted
+_CHECKPOINT_EVERY_S = 1.0
 _log = logging.getLogger("riskline.decisions")
 
 
@@ -71,6 +77,7 @@ def open_sqlite(path: Path) -> GroupCommitLog:
             conn.execute("PRAGMA synchronous=FULL")
             # A safety net only: the checkpointer thread keeps the log far below this.
             conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_LIMIT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}")
             conn.execute("PRAGMA cache_size=-65536")  # KiB: keeps both unique indexes hot
             conn.executescript(_DDL)
         except BaseException:
@@ -88,17 +95,30 @@ def _connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False)
 
 
+def checkpoint(conn: sqlite3.Connection) -> bool:
+    """A ``PASSIVE`` checkpoint; False if it failed (logged: the next round tries again,
+    and commits are unaffected)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as exc:
+        _log.warning("decision log checkpoint failed: %s", exc)
+        return False
+    return True
+
+
 def _one(cursor: sqlite3.Cursor) -> Row | None:
     return cast(Row | None, cursor.fetchone())
 
 
 class _Checkpointer:
     """A thread with its own connection running ``PRAGMA wal_checkpoint(PASSIVE)`` every
-    ``_CHECKPOINT_EVERY_S`` seconds (it never waits for, nor blocks, the writer)."""
+    ``_CHECKPOINT_EVERY_S`` seconds (it never waits for, nor blocks, the writer); after each
+    round, ``copied`` is set until the writer has checkpointed the rest (``catch_up``)."""
 
     def __init__(self, path: Path) -> None:
         self._conn = _connect(path)
         self._stop = threading.Event()
+        self.copied = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="decision-log-checkpoint", daemon=True
         )
@@ -106,10 +126,17 @@ class _Checkpointer:
 
     def _run(self) -> None:
         while not self._stop.wait(_CHECKPOINT_EVERY_S):
-            try:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:  # the next round tries again; commits are unaffected
-                _log.warning("decision log checkpoint failed: %s", exc)
+            if self.copied.is_set():
+                continue  # the writer has not caught up yet: it has been idle
+            if checkpoint(self._conn):
+                self.copied.set()
+
+    def catch_up(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint, on the writer's connection, what was appended since the last round:
+        the log is then copied whole, and the next commit starts it over."""
+        if self.copied.is_set():
+            checkpoint(conn)
+            self.copied.clear()
 
     def close(self) -> None:
         self._stop.set()
@@ -148,6 +175,9 @@ class _SqliteWriter:
     def rollback(self) -> None:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
+
+    def maintain(self) -> None:
+        self._checkpointer.catch_up(self._conn)
 
     def close(self) -> None:
         self._checkpointer.close()
