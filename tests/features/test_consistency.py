@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -57,3 +58,36 @@ def test_redis_store_agrees_on_generated_payments(redis_stores: Callable[[], Red
     events = generate_payments(PaymentsSpec(rows=5_000, seed=4, days=2))
     report = check(FRAUD_FEATURES, events, OnlineEngine(FRAUD_FEATURES, redis_stores()))
     assert report.total == 0, {k: v for k, v in report.mismatches.items() if v}
+
+
+_TEXT = (
+    "card_token",
+    "device_id",
+    "merchant_id",
+    "terminal_id",
+    "ip_country",
+    "customer_country",
+    "channel",
+)
+
+
+def test_redis_store_counts_an_id_seen_again_after_its_dedup_horizon(
+    redis_stores: Callable[[], RedisStore],
+) -> None:
+    """An id counted again once its dedup horizon has passed is a second event in the
+    windows, not the first one moved (found by the test above: the Redis store's sorted-set
+    member was the id and payload, the same for both)."""
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    again = EVERY_AGG.dedup_horizon + timedelta(seconds=10)
+    events = pl.DataFrame(
+        [
+            {"transaction_id": "t0", "ts": ts, "amount_minor": 1, "customer_id": "c1"}
+            | dict.fromkeys(_TEXT)
+            | {"is_fraud": False, "label_available_at": None}
+            for ts in (at, at + again, at)  # the last one: late, and a duplicate
+        ],
+        schema_overrides={"label_available_at": pl.Datetime("us", "UTC")}
+        | dict.fromkeys(_TEXT, pl.String),
+    )
+    assert _mismatches(events, redis_stores(), "arrival") == {}
+    assert _mismatches(events, EmbeddedStore().open(), "arrival") == {}

@@ -2,7 +2,9 @@
 
 Keys (all under ``prefix``): ``wm`` the watermark; ``tx:<id>`` last time an id was seen
 (expires after the dedup horizon); a sorted set per sliding entity (score = effective time,
-member = the event's payload as JSON); a hash per bucketed entity (field ``<bucket>:<slot>``).
+member = ``["<id>@<effective time>", *payload]`` as JSON: an id counted again once its dedup
+horizon has passed is a second member, not the first one moved); a hash per bucketed entity
+(field ``<bucket>:<slot>``).
 The script applies exactly the rules of the embedded store.
 """
 
@@ -74,7 +76,8 @@ end
 _EXCHANGE = (
     _BUCKETS
     + """
--- ARGV[1]: JSON [ts, lateness, dedup, [[horizon, member], ...], [[size, span, [inc...]], ...]]
+-- ARGV[1]: JSON [ts, lateness, dedup, [[horizon, payload], ...], [[size, span, [inc...]], ...],
+-- id], each payload a JSON array without its "[" (the member is "[<tag>," .. payload)
 local req = cjson.decode(ARGV[1])
 local ts, lateness, dedup = req[1], req[2], req[3]
 local sliding, buckets = req[4], req[5]
@@ -92,11 +95,14 @@ local dup = seen and (eff - tonumber(seen) <= dedup)
 redis.call('SET', KEYS[2], s(eff), 'PX', math.floor(dedup / 1000) + 1000)
 local counted = not (late or dup)
 local out = {s(eff), counted and 1 or 0}
+local tag = '[' .. cjson.encode(req[6] .. '@' .. s(eff))
 for i = 1, ns do
-  local key, h, member = KEYS[2 + i], sliding[i][1], sliding[i][2]
+  local key, h, payload = KEYS[2 + i], sliding[i][1], sliding[i][2]
   local lo = eff - h
   out[#out + 1] = redis.call('ZRANGEBYSCORE', key, s(lo), '(' .. s(eff), 'WITHSCORES')
-  if counted then redis.call('ZADD', key, s(eff), member) end
+  if counted then
+    redis.call('ZADD', key, s(eff), tag .. (payload == ']' and '' or ',') .. payload)
+  end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. s(lo))
   redis.call('PEXPIRE', key, math.floor(h / 1000) + 60000)
 end
@@ -170,15 +176,20 @@ class RedisStore:
         sliding = []
         for sr in request.sliding:
             keys.append(self._key(sr.key))
-            sliding.append(
-                [sr.horizon_us, orjson.dumps([request.transaction_id, *sr.payload]).decode()]
-            )
+            sliding.append([sr.horizon_us, orjson.dumps(list(sr.payload))[1:].decode()])
         buckets = []
         for b in request.buckets:
             keys.append(self._key(b.key))
             buckets.append([b.bucket_us, b.span, b.increments])
         body = orjson.dumps(
-            [request.ts_us, request.lateness_us, request.dedup_us, sliding, buckets]
+            [
+                request.ts_us,
+                request.lateness_us,
+                request.dedup_us,
+                sliding,
+                buckets,
+                request.transaction_id,
+            ]
         )
         try:
             reply = self._script(keys=keys, args=[body])
