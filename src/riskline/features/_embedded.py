@@ -4,7 +4,8 @@
 ``riskline.features._online_kernels`` and replays the journal; each event then costs one
 compiled call. Keys and text values are interned to integers here; the journal keeps the raw
 values of the columns the features read, so a restart (even under a changed feature set)
-rebuilds the state from what was seen.
+rebuilds the state from what was seen; a graceful ``close`` also writes a snapshot of the
+state, from which the next restart under the same feature set starts (``_snapshot``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from riskline.features import _online_kernels as k
 from riskline.features._compute import passes
 from riskline.features._journal import Journal
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
+from riskline.features._snapshot import read_snapshot, write_snapshot
 from riskline.features.spec import Feature, Filter
 from riskline.features.store import Admission
 
@@ -79,7 +81,8 @@ class EmbeddedStore:
             return self._state
         state = LocalState(plan, None)
         if self._path is not None and self._path.exists():
-            _replay(self._path, state)
+            start = read_snapshot(self._path, state)
+            _replay(self._path, state, start, list(state.columns) if start else None)
         state.journal = self._write if self._journal is not None else None
         if state.journal is not None:
             state.journal([["c", list(state.columns)]])
@@ -97,14 +100,19 @@ class EmbeddedStore:
         return True
 
     def close(self) -> None:
+        """Close the journal, then snapshot the state (the next ``bind`` starts from it)."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+            if self._path is not None and self._state is not None:
+                write_snapshot(self._path, self._state, self._path.stat().st_size)
 
 
-def _replay(path: Path, state: LocalState) -> None:
-    columns: list[str] | None = None
+def _replay(path: Path, state: LocalState, start: int, columns: list[str] | None) -> None:
+    """Apply the journal's records from byte ``start`` (where ``columns`` are the columns of
+    its events, unless a header follows)."""
     with path.open("rb") as journal:
+        journal.seek(start)
         for line in journal:
             if not line.endswith(b"\n"):
                 break  # a torn last write: the event was never acknowledged
@@ -380,6 +388,35 @@ class LocalState:
         mappings = [dict(zip(names, row, strict=True)) for row in values.tolist()]
         return admitted, matrix, mappings
 
+    def export(self) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+        """What events changed: the arenas' arrays, and the tables as JSON-able values."""
+        arrays = {**self._s.export("s"), **self._b.export("b")}
+        tables: dict[str, object] = {
+            "arena_slots": [self._s.slots, self._b.slots],
+            "codes": list(self._codes.items()),
+            "s_slots": [list(t.items()) for t in self._s_slots],
+            "b_slots": [list(t.items()) for t in self._b_slots],
+            "admission": self._admission.export(),
+        }
+        return arrays, tables
+
+    def restore(self, arrays: dict[str, np.ndarray], tables: dict[str, Any]) -> None:
+        """Take over an ``export`` of the same plan (before any event); raises ``ValueError``
+        or ``KeyError``, and changes nothing, if it does not fit."""
+        slot_tables = [
+            [{_key(k): int(v) for k, v in t} for t in tables[f"{p}_slots"]] for p in ("s", "b")
+        ]
+        if [len(t) for t in slot_tables] != [len(self._s_slots), len(self._b_slots)]:
+            raise ValueError("the snapshot's key tables do not match the feature set")
+        codes = {_key(v): int(c) for v, c in tables["codes"]}
+        admission = Admission.restored(tables["admission"])
+        s_count, b_count = (int(n) for n in tables["arena_slots"])
+        s = _Arena.restored(arrays, "s", s_count, self._s.rows.shape[1])
+        b = _Arena.restored(arrays, "b", b_count, self._b.rows.shape[1])
+        self._s, self._b = s, b
+        self._s_slots, self._b_slots = slot_tables
+        self._codes, self._admission = codes, admission
+
     def _grow(self, status: int) -> None:
         if status & k.SLIDING_FULL:
             self._s.grow()
@@ -454,6 +491,41 @@ class _Arena:
         """Double the arena (the kernel found no room for a segment to move to)."""
         self.times = _doubled(self.times)
         self.rows = _doubled(self.rows)
+
+    def export(self, prefix: str) -> dict[str, np.ndarray]:
+        """The arrays' used parts (every segment ends below ``top``), named ``prefix_*``."""
+        used = int(self.top[0])
+        return {
+            f"{prefix}_meta": self.meta[: self.slots],
+            f"{prefix}_top": self.top,
+            f"{prefix}_times": self.times[:used],
+            f"{prefix}_rows": self.rows[:used],
+        }
+
+    @classmethod
+    def restored(cls, arrays: dict[str, np.ndarray], prefix: str, slots: int, width: int) -> _Arena:
+        """An arena from its ``export``, with room to grow; ``ValueError`` if it is malformed."""
+        meta, top, times, rows = (arrays[f"{prefix}_{n}"] for n in ("meta", "top", "times", "rows"))
+        used = int(top[0]) if top.shape == (1,) else -1
+        shapes = [(slots, 4), (1,), (used,), (used, width)]
+        for name, a, shape in zip(
+            ("meta", "top", "times", "rows"), (meta, top, times, rows), shapes, strict=True
+        ):
+            if a.dtype != np.int64 or a.shape != shape:
+                raise ValueError(
+                    f"the snapshot's {prefix}_{name} is {a.dtype} {a.shape}, not {shape}"
+                )
+        arena = cls(max(2 * used, 8), width)
+        arena.times[:used], arena.rows[:used], arena.top[:] = times, rows, top
+        arena.meta = np.zeros((max(2 * slots, 256), 4), np.int64)
+        arena.meta[:slots] = meta
+        arena.slots = slots
+        return arena
+
+
+def _key(saved: object) -> Any:
+    """A table key as JSON gave it back: a list was a tuple."""
+    return tuple(saved) if isinstance(saved, list) else saved
 
 
 def _doubled(a: np.ndarray) -> np.ndarray:

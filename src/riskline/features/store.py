@@ -100,6 +100,20 @@ class Admission:
         """How many ids are remembered now (both generations)."""
         return len(self.seen) + len(self._older)
 
+    def export(self) -> list[object]:
+        """The admission state as JSON-able values (``restored`` reads them back)."""
+        return [self.mark, list(self.seen.items()), list(self._older.items()), self._rotate_at]
+
+    @classmethod
+    def restored(cls, saved: list[object]) -> Admission:
+        mark, seen, older, rotate_at = saved
+        admission = cls()
+        admission.mark = int(mark)  # type: ignore[call-overload]
+        admission.seen = {str(t): int(at) for t, at in seen}  # type: ignore[attr-defined]
+        admission._older = {str(t): int(at) for t, at in older}  # type: ignore[attr-defined]
+        admission._rotate_at = None if rotate_at is None else int(rotate_at)  # type: ignore[call-overload]
+        return admission
+
 
 class StateStore(Protocol):
     def exchange(self, request: Exchange) -> Snapshot: ...

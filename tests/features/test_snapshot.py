@@ -1,0 +1,99 @@
+"""A graceful close snapshots the embedded store; a restart starts from the snapshot and
+replays only the journal after it, with the same features as a store that never stopped."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from riskline.events import PaymentAttempt, PaymentsSpec, generate_payments
+from riskline.features import EmbeddedStore, OnlineEngine, replay
+from riskline.features.check import attempts
+from riskline.fraud import FRAUD_FEATURES
+
+Values = list[dict[str, int | float | None]]
+
+
+@pytest.fixture(scope="module")
+def events() -> list[PaymentAttempt]:
+    return list(attempts(generate_payments(PaymentsSpec(rows=4_000, seed=11, days=2))))
+
+
+@pytest.fixture(scope="module")
+def straight(events: list[PaymentAttempt]) -> Values:
+    """The features of a store that never stops."""
+    engine = OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open())
+    return [dict(v.values) for v in replay(engine, events)]
+
+
+def _run(journal: Path, events: list[PaymentAttempt], *, close: bool = True) -> Values:
+    """One process's life: open the store, take ``events``, stop (``close=False``: killed,
+    so no snapshot is written)."""
+    store = EmbeddedStore(journal).open()
+    values = [dict(v.values) for v in replay(OnlineEngine(FRAUD_FEATURES, store), events)]
+    if close:
+        store.close()
+    return values
+
+
+def _snapshot(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".snapshot")
+
+
+def test_a_restart_reads_the_snapshot_not_the_journal_before_it(
+    tmp_path: Path, events: list[PaymentAttempt], straight: Values
+) -> None:
+    journal = tmp_path / "state.journal"
+    half = len(events) // 2
+    before = _run(journal, events[:half])
+    assert _snapshot(journal).exists()
+    # Were the snapshot not used, replaying this garbage would fail.
+    size = journal.stat().st_size
+    journal.write_bytes(b"x" * (size - 1) + b"\n")
+    after = _run(journal, events[half:])
+    assert before + after == straight
+    assert any(v["count_1d_by_card"] for v in after)
+
+
+def test_events_after_the_snapshot_are_replayed_after_a_kill(
+    tmp_path: Path, events: list[PaymentAttempt], straight: Values
+) -> None:
+    journal = tmp_path / "state.journal"
+    a, b = len(events) // 3, 2 * len(events) // 3
+    first = _run(journal, events[:a])
+    second = _run(journal, events[a:b], close=False)  # journaled, not in the snapshot
+    third = _run(journal, events[b:])
+    assert first + second + third == straight
+
+
+def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
+    tmp_path: Path,
+    events: list[PaymentAttempt],
+    straight: Values,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = tmp_path / "state.journal"
+    half = len(events) // 2
+    before = _run(journal, events[:half])
+    _snapshot(journal).write_bytes(b"not a snapshot")
+    with caplog.at_level(logging.WARNING, "riskline.features"):
+        after = _run(journal, events[half:])
+    assert before + after == straight
+    assert "unreadable" in caplog.text
+
+
+def test_a_snapshot_beyond_a_replaced_journal_is_ignored(
+    tmp_path: Path, events: list[PaymentAttempt]
+) -> None:
+    """A journal moved aside (to start afresh) makes its old snapshot meaningless."""
+    journal = tmp_path / "state.journal"
+    half = len(events) // 2
+    _run(journal, events[:half])
+    journal.rename(tmp_path / "old.journal")
+    fresh = [
+        dict(v.values)
+        for v in replay(OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open()), events[half:])
+    ]
+    assert _run(journal, events[half:]) == fresh
