@@ -42,18 +42,20 @@ def _snapshot(journal: Path) -> Path:
     return journal.with_name(journal.name + ".snapshot")
 
 
-def test_a_restart_reads_the_snapshot_not_the_journal_before_it(
-    tmp_path: Path, events: list[PaymentAttempt], straight: Values
+def test_a_restart_starts_from_the_snapshot(
+    tmp_path: Path,
+    events: list[PaymentAttempt],
+    straight: Values,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     journal = tmp_path / "state.journal"
     half = len(events) // 2
     before = _run(journal, events[:half])
     assert _snapshot(journal).exists()
-    # Were the snapshot not used, replaying this garbage would fail.
-    size = journal.stat().st_size
-    journal.write_bytes(b"x" * (size - 1) + b"\n")
-    after = _run(journal, events[half:])
-    assert before + after == straight
+    with caplog.at_level(logging.INFO, "riskline.features"):
+        after = _run(journal, events[half:])
+    assert "from its snapshot" in caplog.text
+    assert before + after == straight  # nothing counted twice, nothing lost
     assert any(v["count_1d_by_card"] for v in after)
 
 
@@ -84,16 +86,30 @@ def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
     assert "unreadable" in caplog.text
 
 
-def test_a_snapshot_beyond_a_replaced_journal_is_ignored(
-    tmp_path: Path, events: list[PaymentAttempt]
+@pytest.mark.parametrize("longer", [False, True])
+def test_the_snapshot_of_a_replaced_journal_is_ignored(
+    tmp_path: Path, events: list[PaymentAttempt], straight: Values, longer: bool
 ) -> None:
-    """A journal moved aside (to start afresh) makes its old snapshot meaningless."""
+    """A journal moved aside (to start afresh) makes its snapshot meaningless, whether the
+    new journal is still shorter than the old one or has grown past it."""
     journal = tmp_path / "state.journal"
     half = len(events) // 2
     _run(journal, events[:half])
     journal.rename(tmp_path / "old.journal")
-    fresh = [
-        dict(v.values)
-        for v in replay(OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open()), events[half:])
-    ]
-    assert _run(journal, events[half:]) == fresh
+    if longer:  # a killed process wrote another journal, past the old one's length
+        q = len(events) // 4
+        _run(journal, events[q:], close=False)
+        assert journal.stat().st_size > (tmp_path / "old.journal").stat().st_size
+        after = _run(journal, events[:q])
+        assert after == [dict(v.values) for v in replay(_engine_after(events[q:]), events[:q])]
+    else:
+        fresh = [dict(v.values) for v in replay(_engine_after([]), events[half:])]
+        assert _run(journal, events[half:]) == fresh
+
+
+def _engine_after(seen: list[PaymentAttempt]) -> OnlineEngine:
+    """An engine whose store has taken ``seen`` (its answers dropped)."""
+    engine = OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open())
+    for _ in replay(engine, seen):
+        pass
+    return engine

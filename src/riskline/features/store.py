@@ -8,7 +8,7 @@ time), then adds the event. Both stores implement exactly the rules in ``spec``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 Payload = tuple[str | int | None, ...]
 
@@ -105,13 +105,14 @@ class Admission:
         return [self.mark, list(self.seen.items()), list(self._older.items()), self._rotate_at]
 
     @classmethod
-    def restored(cls, saved: list[object]) -> Admission:
+    def restored(cls, saved: list[Any]) -> Admission:
+        """An admission state from its ``export``."""
         mark, seen, older, rotate_at = saved
         admission = cls()
-        admission.mark = int(mark)  # type: ignore[call-overload]
-        admission.seen = {str(t): int(at) for t, at in seen}  # type: ignore[attr-defined]
-        admission._older = {str(t): int(at) for t, at in older}  # type: ignore[attr-defined]
-        admission._rotate_at = None if rotate_at is None else int(rotate_at)  # type: ignore[call-overload]
+        admission.mark = int(mark)
+        admission.seen = {str(t): int(at) for t, at in seen}
+        admission._older = {str(t): int(at) for t, at in older}
+        admission._rotate_at = None if rotate_at is None else int(rotate_at)
         return admission
 
 
