@@ -54,6 +54,9 @@ def prepare(fs: FeatureSet, events: pl.DataFrame | pl.LazyFrame, order: Order) -
         delay = _us(labelled[0].label_delay)
         earliest = ts + delay
         names = lf.collect_schema().names()
+        # Never before the event itself was processed: a late event's label could
+        # otherwise count in its own features, or in those of events processed before it.
+        earliest = pl.max_horizontal(earliest, pl.col(EFF))
         if "label_available_at" in names:
             known = pl.max_horizontal(pl.col("label_available_at").dt.epoch("us"), earliest)
         else:

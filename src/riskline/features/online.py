@@ -243,5 +243,6 @@ def replay(engine: OnlineEngine, events: Iterable[PaymentAttempt]) -> Iterator[F
         vector = engine.observe(event)
         label_at = engine.label_at(event)
         if vector.counted and label_at is not None:
+            label_at = max(label_at, _EPOCH + vector.eff_us * _US)  # not before the event
             heapq.heappush(pending, (to_us(label_at), seq, event, label_at))
         yield vector

@@ -15,9 +15,12 @@ Time semantics (both engines, every feature):
   the watermark (too late). It still gets its own features.
 * ``bucketed`` windows aggregate whole buckets ``[B - window/bucket, B)`` where
   ``B = floor(eff / bucket)``: everything up to the start of the current bucket.
-* A fraud label counts from ``label_at = max(label_available_at, ts + label_delay)``
-  (``ts + label_delay`` when the file has no ``label_available_at``), in the bucket of
-  ``label_at``; label features are always bucketed, so a label is used only after it arrived.
+* A fraud label counts from ``label_at = max(label_available_at, ts + label_delay, eff)``
+  (without ``label_available_at`` when the file has none), in the bucket of ``label_at``;
+  label features are always bucketed, so a label is used only after it arrived, and never
+  before its own event was processed. (The service knows a labelled event by its logged
+  request, without ``eff``; the two agree whenever ``label_delay >= allowed_lateness``, as
+  in the fraud set: 3 days against 5 minutes.)
 """
 
 from __future__ import annotations
