@@ -51,7 +51,7 @@ def test_a_restart_starts_from_the_snapshot(
     journal = tmp_path / "state.journal"
     half = len(events) // 2
     before = _run(journal, events[:half])
-    assert _snapshot(journal).exists()
+    assert _snapshot(journal).stat().st_mode & 0o777 == 0o600  # keys and ids: private
     with caplog.at_level(logging.INFO, "riskline.features"):
         after = _run(journal, events[half:])
     assert "from its snapshot" in caplog.text
