@@ -53,7 +53,8 @@ def write_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None
         }
         doc = orjson.dumps({"head": head, "tables": tables})
         contents: dict[str, Any] = {"doc": np.frombuffer(doc, np.uint8), **arrays}
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        partial.unlink(missing_ok=True)  # left by a crash: made anew, with our mode
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         with os.fdopen(os.open(partial, flags, 0o600), "wb") as f:  # private, as the journal
             np.savez(f, **contents)
             f.flush()
