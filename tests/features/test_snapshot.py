@@ -38,17 +38,21 @@ def _run(journal: Path, events: list[PaymentAttempt], *, close: bool = True) -> 
     return values
 
 
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    return tmp_path / "state.journal"
+
+
 def _snapshot(journal: Path) -> Path:
     return journal.with_name(journal.name + ".snapshot")
 
 
 def test_a_restart_starts_from_the_snapshot(
-    tmp_path: Path,
+    journal: Path,
     events: list[PaymentAttempt],
     straight: Values,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    journal = tmp_path / "state.journal"
     half = len(events) // 2
     before = _run(journal, events[:half])
     assert _snapshot(journal).stat().st_mode & 0o777 == 0o600  # keys and ids: private
@@ -60,9 +64,8 @@ def test_a_restart_starts_from_the_snapshot(
 
 
 def test_events_after_the_snapshot_are_replayed_after_a_kill(
-    tmp_path: Path, events: list[PaymentAttempt], straight: Values
+    journal: Path, events: list[PaymentAttempt], straight: Values
 ) -> None:
-    journal = tmp_path / "state.journal"
     a, b = len(events) // 3, 2 * len(events) // 3
     first = _run(journal, events[:a])
     second = _run(journal, events[a:b], close=False)  # journaled, not in the snapshot
@@ -71,12 +74,11 @@ def test_events_after_the_snapshot_are_replayed_after_a_kill(
 
 
 def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
-    tmp_path: Path,
+    journal: Path,
     events: list[PaymentAttempt],
     straight: Values,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    journal = tmp_path / "state.journal"
     half = len(events) // 2
     before = _run(journal, events[:half])
     _snapshot(journal).write_bytes(b"not a snapshot")
@@ -88,18 +90,17 @@ def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
 
 @pytest.mark.parametrize("longer", [False, True])
 def test_the_snapshot_of_a_replaced_journal_is_ignored(
-    tmp_path: Path, events: list[PaymentAttempt], straight: Values, longer: bool
+    journal: Path, events: list[PaymentAttempt], longer: bool
 ) -> None:
     """A journal moved aside (to start afresh) makes its snapshot meaningless, whether the
     new journal is still shorter than the old one or has grown past it."""
-    journal = tmp_path / "state.journal"
     half = len(events) // 2
     _run(journal, events[:half])
-    journal.rename(tmp_path / "old.journal")
+    old = journal.rename(journal.with_name("old.journal"))
     if longer:  # a killed process wrote another journal, past the old one's length
         q = len(events) // 4
         _run(journal, events[q:], close=False)
-        assert journal.stat().st_size > (tmp_path / "old.journal").stat().st_size
+        assert journal.stat().st_size > old.stat().st_size
         after = _run(journal, events[:q])
         assert after == [dict(v.values) for v in replay(_engine_after(events[q:]), events[:q])]
     else:
