@@ -40,7 +40,11 @@ async def load(
 
 @pytest.mark.slow
 def test_kill9_under_load_loses_no_acknowledged_decision(home: Path) -> None:
-    server = ServerProcess(home, free_port())
+    port = free_port()
+    # The online store snapshots every 20 KB of journal, i.e. several times under this load,
+    # from forked children, one of which may still be writing when the server is killed.
+    snapshots = {"RISKLINE_SNAPSHOT_EVERY_MB": "0.02"}
+    server = ServerProcess(home, port, snapshots)
     try:
 
         async def run() -> dict[str, str]:
@@ -63,8 +67,10 @@ def test_kill9_under_load_loses_no_acknowledged_decision(home: Path) -> None:
         assert report.checked == report.head_seq >= len(acked)
     missing = {t for t in acked if logged.get(t) != acked[t]}
     assert not missing, f"{len(missing)} acknowledged decisions are not in the log"
+    assert (home / "online" / "state.journal.snapshot").exists()  # written while serving
 
-    again = ServerProcess(home, free_port())
+    # The same port: no snapshot child may hold the dead server's listening socket.
+    again = ServerProcess(home, port, snapshots)
     try:
         some = sorted(acked)[:20]
         with httpx.Client(base_url=again.url) as http:

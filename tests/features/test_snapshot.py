@@ -4,6 +4,7 @@ replays only the journal after it, with the same features as a store that never 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,66 @@ def _engine_after(seen: list[PaymentAttempt]) -> OnlineEngine:
     for _ in replay(engine, seen):
         pass
     return engine
+
+
+def _settled(caplog: pytest.LogCaptureFixture, timeout_s: float = 60.0) -> list[str]:
+    """The periodic snapshots' log lines, once every one started has ended."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = [r.getMessage() for r in caplog.records if "journal bytes" in r.getMessage()]
+        started = sum("started" in line for line in lines)
+        if started == len(lines) - started or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_a_kill_replays_only_the_journal_after_the_last_periodic_snapshot(
+    journal: Path,
+    events: list[PaymentAttempt],
+    straight: Values,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    half = len(events) // 2
+    store = EmbeddedStore(journal, snapshot_every_bytes=32 << 10).open()
+    with caplog.at_level(logging.INFO, "riskline.features"):
+        engine = OnlineEngine(FRAUD_FEATURES, store)
+        before = [dict(v.values) for v in replay(engine, events[:half])]
+        lines = _settled(caplog)  # then killed: no close, no snapshot of its own
+        written = [int(line.split()[-3]) for line in lines if "written" in line]
+        assert written, lines
+        caplog.clear()
+        after = _run(journal, events[half:])
+    assert before + after == straight
+    assert f"replaying the journal after {max(written)} bytes" in caplog.text
+    assert 0 < max(written) < journal.stat().st_size
+
+
+def test_a_periodic_snapshot_that_fails_is_logged_and_the_store_goes_on(
+    journal: Path,
+    events: list[PaymentAttempt],
+    straight: Values,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _snapshot(journal).mkdir(parents=True)  # nothing can be renamed onto a folder
+    half = len(events) // 2
+    store = EmbeddedStore(journal, snapshot_every_bytes=32 << 10).open()
+    with caplog.at_level(logging.INFO, "riskline.features"):
+        engine = OnlineEngine(FRAUD_FEATURES, store)
+        before = [dict(v.values) for v in replay(engine, events[:half])]
+        lines = _settled(caplog)
+        store.close()
+    assert any("failed (child exit 1)" in line for line in lines), lines
+    assert not list(journal.parent.glob("*.partial.*"))  # each child removed its own
+    _snapshot(journal).rmdir()
+    assert before + _run(journal, events[half:]) == straight  # the whole journal replayed
+
+
+def test_snapshots_left_part_written_by_a_crash_are_removed_at_startup(
+    journal: Path, events: list[PaymentAttempt]
+) -> None:
+    _run(journal, events[:10])
+    leftover = journal.with_name(journal.name + ".snapshot.partial.4242")
+    leftover.write_bytes(b"half a snapshot")
+    _run(journal, events[10:20])
+    assert not leftover.exists()
+    assert _snapshot(journal).exists()

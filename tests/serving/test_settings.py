@@ -28,6 +28,7 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
             RISKLINE_BATCH_MAX="500",
             RISKLINE_COMPROMISED_TERMINALS="T1, T2,",
             RISKLINE_TOKEN_KEY="secret",
+            RISKLINE_SNAPSHOT_EVERY_MB="0.5",
         )
     )
     assert settings.budget == timedelta(milliseconds=25)
@@ -35,6 +36,7 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
     assert settings.batch_max == 500
     assert settings.compromised_terminals == frozenset({"T1", "T2"})
     assert settings.token_key == b"secret"
+    assert settings.snapshot_every_mb == 0.5
     assert settings.keys.check("k", "score").name == "checkout"
     assert settings.artifacts_dir == tmp_path / "artifacts"
 
@@ -50,3 +52,6 @@ def test_from_env_errors_say_what_to_set(tmp_path: Path) -> None:
         ServeSettings.from_env(env(tmp_path, RISKLINE_LOW_CONFIDENCE="0.5,0.2"))
     with pytest.raises(ConfigError, match=r"batch_max must be in \[1, 100000\], got 0"):
         ServeSettings.from_env(env(tmp_path, RISKLINE_BATCH_MAX="0"))
+    for bad in ("-1", "inf", "nan"):
+        with pytest.raises(ConfigError, match=r"RISKLINE_SNAPSHOT_EVERY_MB"):
+            ServeSettings.from_env(env(tmp_path, RISKLINE_SNAPSHOT_EVERY_MB=bad))

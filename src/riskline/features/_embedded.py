@@ -18,13 +18,19 @@ from typing import Any
 import numpy as np
 import orjson
 
-from riskline.errors import InvalidFeatureError, StoreUnavailableError
+from riskline.errors import ConfigError, InvalidFeatureError, StoreUnavailableError
 from riskline.features import _kernels as kc
 from riskline.features import _online_kernels as k
 from riskline.features._compute import passes
 from riskline.features._journal import Journal
 from riskline.features._plan import BucketGroup, Plan, SlidingGroup
-from riskline.features._snapshot import read_snapshot, write_snapshot
+from riskline.features._snapshot import (
+    SNAPSHOT_EVERY_BYTES,
+    PeriodicSnapshots,
+    read_snapshot,
+    remove_leftovers,
+    write_snapshot,
+)
 from riskline.features.spec import Feature, Filter
 from riskline.features.store import Admission
 
@@ -55,12 +61,24 @@ class EmbeddedStore:
     The journal is flushed to the operating system after each event (a killed process loses
     nothing); a background thread ``fsync``s it every ``fsync_every_s`` seconds (so a power
     cut loses at most that much feature state, never a decision: those are in the decision
-    log), and ``close`` does once more.
+    log), and ``close`` does once more. The state is snapshotted at ``close`` and, while the
+    store runs, after every ``snapshot_every_bytes`` of journal (0: only at ``close``), so a
+    restart replays only the journal written after the last snapshot.
     """
 
-    def __init__(self, path: Path | None = None, *, fsync_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        fsync_every_s: float = 1.0,
+        snapshot_every_bytes: int = SNAPSHOT_EVERY_BYTES,
+    ) -> None:
+        if snapshot_every_bytes < 0:
+            raise ConfigError(f"snapshot_every_bytes must be >= 0, got {snapshot_every_bytes}.")
         self._path = path
         self._fsync_every_s = fsync_every_s
+        self._snapshot_every = snapshot_every_bytes
+        self._snapshots: PeriodicSnapshots | None = None
         self._journal: Journal | None = None
         self._state: LocalState | None = None
 
@@ -80,20 +98,27 @@ class EmbeddedStore:
                 )
             return self._state
         state = LocalState(plan, None)
+        start = 0
         if self._path is not None and self._path.exists():
+            remove_leftovers(self._path)
             start = read_snapshot(self._path, state)
             _replay(self._path, state, start, list(state.columns) if start else None)
         state.journal = self._write if self._journal is not None else None
         if state.journal is not None:
             state.journal([["c", list(state.columns)]])
+            if self._path is not None and self._snapshot_every:
+                self._snapshots = PeriodicSnapshots(self._path, self._snapshot_every, start)
         self._state = state
         return state
 
     def _write(self, records: list[object]) -> None:
-        """Append records (one line each) and hand them to the operating system at once."""
+        """Append records (one line each) and hand them to the operating system at once.
+        The state holds every record before these: the moment for a periodic snapshot."""
         journal = self._journal
         if journal is None:
             return
+        if self._snapshots is not None and self._state is not None:
+            self._snapshots.maybe(self._state, journal.size)
         journal.append(b"".join(orjson.dumps(r) + b"\n" for r in records))
 
     def ping(self) -> bool:
@@ -101,6 +126,8 @@ class EmbeddedStore:
 
     def close(self) -> None:
         """Close the journal, then snapshot the state (the next ``bind`` starts from it)."""
+        if self._snapshots is not None:
+            self._snapshots.wait()  # its child writes the same file
         if self._journal is not None:
             self._journal.close()
             self._journal = None

@@ -60,6 +60,11 @@ class Journal:
         self._syncer = threading.Thread(target=self._sync, name="journal-fsync", daemon=True)
         self._syncer.start()
 
+    @property
+    def size(self) -> int:
+        """Bytes in the file: what this process appended, after what was there."""
+        return self._size
+
     def append(self, data: bytes) -> None:
         """Write all of ``data`` at the end of the file; raises ``OSError`` if it cannot."""
         fd = self._fd

@@ -72,7 +72,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(settings.base.registry_url, settings.artifacts_dir)
         log = open_decision_log(settings.base.decision_log_url)
-        state = store or EmbeddedStore(settings.online_store_path).open()
+        path, every = settings.online_store_path, settings.snapshot_every_bytes
+        state = store or EmbeddedStore(path, snapshot_every_bytes=every).open()
         models = Models(registry, loader, settings.kind, settings.model_workers)
         try:
             models.reload()

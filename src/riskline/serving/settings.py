@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +21,8 @@ class ServeSettings:
     ``budget`` is the end-to-end server-time budget per request; the model gets what is left
     of it minus ``commit_reserve`` (time kept for the durable log write).
     ``low_confidence`` is a band ``[low, high)`` of scores decided by the rules instead.
+    ``snapshot_every_mb``: journal growth between two snapshots of the embedded online store
+    while it runs (0: only at shutdown), which bounds the replay of a restart after a kill.
     """
 
     base: Settings
@@ -34,6 +37,7 @@ class ServeSettings:
     token_key: bytes | None = None
     store_path: Path | None = None
     model_workers: int = 2
+    snapshot_every_mb: float = 32.0
 
     def __post_init__(self) -> None:
         if self.commit_reserve >= self.budget:
@@ -46,6 +50,11 @@ class ServeSettings:
                 f"low_confidence band needs 0 <= low < high <= 1, got {band!r} "
                 "(RISKLINE_LOW_CONFIDENCE=low,high)."
             )
+        if not (math.isfinite(self.snapshot_every_mb) and self.snapshot_every_mb >= 0):
+            raise ConfigError(
+                f"snapshot_every_mb must be a number >= 0, got {self.snapshot_every_mb!r} "
+                "(RISKLINE_SNAPSHOT_EVERY_MB)."
+            )
         if not 1 <= self.batch_max <= 100_000:
             raise ConfigError(f"batch_max must be in [1, 100000], got {self.batch_max!r}.")
 
@@ -57,12 +66,17 @@ class ServeSettings:
     def online_store_path(self) -> Path:
         return self.store_path or self.base.home / "online" / "state.journal"
 
+    @property
+    def snapshot_every_bytes(self) -> int:
+        return int(self.snapshot_every_mb * (1 << 20))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         """``RISKLINE_API_KEYS_FILE`` (JSON) or ``RISKLINE_API_KEYS`` (name:role:sha256,...),
         ``RISKLINE_BUDGET_MS``, ``RISKLINE_LOW_CONFIDENCE`` ("0.08,0.12"),
         ``RISKLINE_BATCH_MAX``, ``RISKLINE_COMPROMISED_TERMINALS`` ("T1,T2"),
-        ``RISKLINE_TOKEN_KEY`` (tokenises card numbers), plus ``riskline.config.Settings``."""
+        ``RISKLINE_TOKEN_KEY`` (tokenises card numbers), ``RISKLINE_SNAPSHOT_EVERY_MB``,
+        plus ``riskline.config.Settings``."""
         base = Settings.from_env(env)
         if env.get("RISKLINE_API_KEYS_FILE"):
             keys = KeyRing.from_file(Path(env["RISKLINE_API_KEYS_FILE"]))
@@ -94,6 +108,9 @@ class ServeSettings:
             batch_max=int(_number("RISKLINE_BATCH_MAX", env.get("RISKLINE_BATCH_MAX", "1000"))),
             compromised_terminals=terminals,
             token_key=token.encode() if token else None,
+            snapshot_every_mb=_number(
+                "RISKLINE_SNAPSHOT_EVERY_MB", env.get("RISKLINE_SNAPSHOT_EVERY_MB", "32")
+            ),
         )
 
 
