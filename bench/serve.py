@@ -111,6 +111,8 @@ def run_server(home: Path, port: int) -> None:
         "RISKLINE_HOME": str(home),
         "RISKLINE_API_KEYS": f"bench:scorer:{hash_key(KEY)}",
         "RISKLINE_BATCH_MAX": "1000",
+        # The online store's snapshot interval, when the bench is run with one set.
+        **{k: v for k, v in os.environ.items() if k == "RISKLINE_SNAPSHOT_EVERY_MB"},
     }
     serve(ServeSettings.from_env(env), Model.from_bytes, port=port)
 

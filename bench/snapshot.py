@@ -6,6 +6,8 @@ last line is one JSON object:
 
 - ``batch_p50_ms`` and ``fork_batch_ms``: wall time of ``observe_many`` for 1,000 attempts,
   as a median, and the slowest batch that started a snapshot (the fork happens inside it);
+  ``fork_ms``, the longest ``fork`` call itself, and ``rss_mb``, this process's peak memory
+  (the bench holds every event in memory, so it forks a larger process than a service);
 - ``snapshots`` and ``child_p50_s``: how many snapshots the children wrote, and how long a
   child took from fork to exit (median);
 - ``restart_s`` and ``restart_full_replay_s``: a new store after a kill, from the last
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import statistics
 import tempfile
 import time
@@ -37,11 +40,15 @@ class _Children(logging.Handler):
         super().__init__()
         self.started: list[float] = []
         self.ended: list[float] = []
+        self.fork_ms: list[float] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if "journal bytes started" in message:
             self.started.append(record.created)
+            fork_ms = record.args[-1] if isinstance(record.args, tuple) else None
+            assert isinstance(fork_ms, float)
+            self.fork_ms.append(round(fork_ms, 1))
         elif "snapshot written at" in message or "snapshot at" in message:
             self.ended.append(record.created)
 
@@ -91,6 +98,8 @@ def main() -> None:
                 "journal_mb": round(journal_mb, 1),
                 "batch_p50_ms": round(statistics.median(plain) * 1000, 2),
                 "fork_batch_ms": round(max(forked) * 1000, 2) if forked else None,
+                "fork_ms": max(children.fork_ms, default=None),
+                "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "snapshots": len(child),
                 "child_p50_s": round(statistics.median(child), 2) if child else None,
                 "restart_s": round(restart, 2),

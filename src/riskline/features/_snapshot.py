@@ -18,10 +18,12 @@ the same journal); a snapshot that cannot be written is logged, never an error.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import signal
 import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 _FORMAT = 1
 _FINGERPRINT_BYTES = 4096
 _PARTIAL = ".partial."
+_SYNC_BYTES = 1 << 20
 _CAN_FORK = hasattr(os, "fork")
 SNAPSHOT_EVERY_BYTES = 32 << 20
 """The default journal growth between two snapshots while running: about 390,000 events,
@@ -72,10 +75,8 @@ def save_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None:
         doc = orjson.dumps({"head": head, "tables": tables})
         contents: dict[str, Any] = {"doc": np.frombuffer(doc, np.uint8), **arrays}
         partial.unlink(missing_ok=True)  # a dead process's, with the same pid
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        with os.fdopen(os.open(partial, flags, 0o600), "wb") as f:  # private, as the journal
+        with _Trickle(partial) as f:
             np.savez(f, **contents)
-            f.flush()
             os.fsync(f.fileno())
         os.replace(partial, target)
         folder = os.open(target.parent, os.O_RDONLY)
@@ -86,6 +87,33 @@ def save_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+class _Trickle(io.FileIO):
+    """A new private file (mode 0600, as the journal: it holds the same keys and ids) that
+    goes to the disk as it is written: every ``_SYNC_BYTES`` are ``fdatasync``ed before more
+    are written. Written at once, a snapshot of 1M events (264 MB) left the kernel so much
+    to write back that the decision log's own fsyncs queued behind it. At 1,000 req/s over
+    a store of 1M events snapshotting every MB of journal (/tmp A/B, two rounds): p99
+    35-73 ms written at once, 9.2-9.6 ms in pieces of 4 MB, 7.8-8.2 ms in pieces of 1 MB,
+    4.7-6.2 ms with no snapshot; a child that only exported the state, writing nothing,
+    5.8-8.1 ms: the fork and the child's CPU cost the service little, its writes a lot."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "xb", opener=lambda name, flags: os.open(name, flags, 0o600))
+        self._unsynced = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            wrote = super().write(view[done : done + _SYNC_BYTES - self._unsynced]) or 0
+            done += wrote
+            self._unsynced += wrote
+            if self._unsynced >= _SYNC_BYTES:
+                os.fdatasync(self.fileno())
+                self._unsynced = 0
+        return done
 
 
 def remove_leftovers(journal: Path) -> None:
@@ -121,6 +149,7 @@ class PeriodicSnapshots:
         if self._reaper is not None and self._reaper.is_alive():
             return
         self._next = journal_bytes + self._every
+        started = time.perf_counter()
         try:
             pid = os.fork()
         except OSError as exc:
@@ -134,7 +163,12 @@ class PeriodicSnapshots:
                 code = 0
             finally:
                 os._exit(code)
-        _log.info("online store: snapshot at %d journal bytes started (pid %d)", journal_bytes, pid)
+        _log.info(
+            "online store: snapshot at %d journal bytes started (pid %d, fork %.1f ms)",
+            journal_bytes,
+            pid,
+            (time.perf_counter() - started) * 1000,
+        )
         self._reaper = threading.Thread(
             target=self._reap, args=(pid, journal_bytes), name="snapshot-reaper", daemon=True
         )
@@ -162,11 +196,12 @@ class PeriodicSnapshots:
 def _leave_the_parents_things() -> None:
     """In a forked child: close every inherited descriptor but the standard three (a child
     that outlives a killed parent must not hold its listening socket, so a restart can bind
-    it), and take the default action on SIGINT and SIGTERM (the parent's handlers wake an
-    event loop that does not run here)."""
+    it), take the default action on SIGINT and SIGTERM (the parent's handlers wake an
+    event loop that does not run here), and yield the CPU to the parent, which serves."""
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
     for name in ("SIGINT", "SIGTERM"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
+    os.nice(10)
 
 
 def _fingerprint(journal: Path, length: int) -> str:
