@@ -32,7 +32,7 @@ import numpy as np
 import orjson
 
 if TYPE_CHECKING:
-    from riskline.features._embedded import LocalState
+    from riskline.features._local import LocalState
 
 _FORMAT = 1
 _FINGERPRINT_BYTES = 4096

@@ -22,7 +22,8 @@ from riskline.features._compute import (
     increments,
     passes,
 )
-from riskline.features._embedded import EmbeddedStore, LocalState
+from riskline.features._embedded import EmbeddedStore
+from riskline.features._local import LocalState
 from riskline.features._plan import BucketGroup, Plan
 from riskline.features.rows import FeatureRows, FeatureVector
 from riskline.features.spec import FeatureSet
