@@ -4,13 +4,16 @@ replays only the journal after it, with the same features as a store that never 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from riskline.events import PaymentAttempt, PaymentsSpec, generate_payments
 from riskline.features import EmbeddedStore, OnlineEngine, replay
+from riskline.features import _snapshot as _snapshots
 from riskline.features.check import attempts
 from riskline.fraud import FRAUD_FEATURES
 
@@ -178,3 +181,38 @@ def test_snapshots_left_part_written_by_a_crash_are_removed_at_startup(
     _run(journal, events[10:20])
     assert not leftover.exists()
     assert _snapshot(journal).exists()
+
+
+def test_a_snapshot_child_past_its_deadline_is_killed_and_the_next_one_starts(
+    journal: Path,
+    events: list[PaymentAttempt],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A child that never ends (as one stuck on a lock another thread held at the fork
+    would) is killed at its deadline; snapshots go on, and the shutdown does not hang."""
+    parent, save = os.getpid(), _snapshots.save_snapshot
+
+    def stuck_in_the_child(*args: Any) -> None:
+        if os.getpid() != parent:
+            time.sleep(600)
+        save(*args)
+
+    monkeypatch.setattr(_snapshots, "save_snapshot", stuck_in_the_child)
+    original = _snapshots.PeriodicSnapshots.__init__
+    monkeypatch.setattr(
+        _snapshots.PeriodicSnapshots,
+        "__init__",
+        lambda self, *a: original(self, *a, deadline_s=0.3),  # type: ignore[misc]
+    )
+    store = EmbeddedStore(journal, snapshot_every_bytes=16 << 10).open()
+    engine = OnlineEngine(FRAUD_FEATURES, store)
+    with caplog.at_level(logging.INFO, "riskline.features"):
+        for k in range(0, 2_000, 100):
+            list(replay(engine, events[k : k + 100]))
+            time.sleep(0.05)
+        lines = _settled(caplog)
+        store.close()
+    killed = [line for line in lines if "was killed" in line]
+    assert len(killed) >= 2, lines  # the first one's death let another start
+    assert _snapshot(journal).exists()  # close's own snapshot, in this process

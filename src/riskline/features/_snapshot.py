@@ -38,6 +38,7 @@ _FORMAT = 1
 _FINGERPRINT_BYTES = 4096
 _PARTIAL = ".partial."
 _SYNC_BYTES = 1 << 20
+_POLL_S = 0.05
 _CAN_FORK = hasattr(os, "fork")
 SNAPSHOT_EVERY_BYTES = 32 << 20
 """The default journal growth between two snapshots while running: about 390,000 events,
@@ -58,9 +59,13 @@ def write_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None
         _log.warning("could not write the online store snapshot of %s: %s", journal, exc)
 
 
-def save_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None:
-    """``write_snapshot``, raising ``OSError``; it neither logs nor imports (a forked child
-    runs it), and its temporary file is its process's own."""
+def save_snapshot(
+    journal: Path, state: LocalState, journal_bytes: int, fingerprint: str | None = None
+) -> None:
+    """``write_snapshot``, raising ``OSError``. A forked child runs it, with the journal's
+    ``fingerprint`` (``_fingerprint``) taken before the fork: then it neither logs, imports
+    nor hashes (a lock that another thread of the parent held at the fork, in logging or in
+    OpenSSL, would never be released in the child). Its temporary file is its process's own."""
     target = snapshot_path(journal)
     partial = target.with_name(f"{target.name}{_PARTIAL}{os.getpid()}")
     try:
@@ -70,7 +75,7 @@ def save_snapshot(journal: Path, state: LocalState, journal_bytes: int) -> None:
             "feature_set": state.plan.fs.version,
             "columns": list(state.columns),
             "journal_bytes": journal_bytes,
-            "journal_tail_sha256": _fingerprint(journal, journal_bytes),
+            "journal_tail_sha256": fingerprint or _fingerprint(journal, journal_bytes),
         }
         doc = orjson.dumps({"head": head, "tables": tables})
         contents: dict[str, Any] = {"doc": np.frombuffer(doc, np.uint8), **arrays}
@@ -131,14 +136,19 @@ class PeriodicSnapshots:
     the child process writes its copy-on-write view of the state (``save_snapshot``) and
     exits, while this process goes on at once (a fork costs milliseconds; writing costs
     seconds of CPU, which a thread would take from the event loop under the GIL). A thread
-    waits for the child and logs how it ended. One child at a time; ``wait`` at close.
-    Where ``os.fork`` does not exist, only graceful stops snapshot.
+    waits for the child and logs how it ended, and kills it past ``deadline_s`` (a child
+    stuck on a lock inherited from another thread would otherwise stop every later snapshot
+    and hang the shutdown). One child at a time; ``wait`` at close. Where ``os.fork`` does
+    not exist, only graceful stops snapshot.
     """
 
-    def __init__(self, journal: Path, every_bytes: int, written_at: int) -> None:
+    def __init__(
+        self, journal: Path, every_bytes: int, written_at: int, deadline_s: float = 600.0
+    ) -> None:
         self._journal = journal
         self._every = every_bytes
         self._next = written_at + every_bytes
+        self._deadline_s = deadline_s
         self._reaper: threading.Thread | None = None
 
     def maybe(self, state: LocalState, journal_bytes: int) -> None:
@@ -151,6 +161,7 @@ class PeriodicSnapshots:
         self._next = journal_bytes + self._every
         started = time.perf_counter()
         try:
+            fingerprint = _fingerprint(self._journal, journal_bytes)
             pid = os.fork()
         except OSError as exc:
             _log.warning("could not start an online store snapshot: %s", exc)
@@ -159,7 +170,7 @@ class PeriodicSnapshots:
             code = 1
             try:
                 _leave_the_parents_things()
-                save_snapshot(self._journal, state, journal_bytes)
+                save_snapshot(self._journal, state, journal_bytes, fingerprint)
                 code = 0
             finally:
                 os._exit(code)
@@ -175,8 +186,20 @@ class PeriodicSnapshots:
         self._reaper.start()
 
     def _reap(self, pid: int, journal_bytes: int) -> None:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+        deadline = time.monotonic() + self._deadline_s
+        while not (ended := os.waitpid(pid, os.WNOHANG))[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                _log.warning(
+                    "the online store snapshot at %d journal bytes took over %.0f s; its "
+                    "child was killed and the previous snapshot stays in place",
+                    journal_bytes,
+                    self._deadline_s,
+                )
+                return
+            time.sleep(_POLL_S)
+        code = os.waitstatus_to_exitcode(ended[1])
         if code:
             _log.warning(
                 "the online store snapshot at %d journal bytes failed (child exit %d); the "
