@@ -70,30 +70,39 @@ def _utc_text(at: datetime) -> str:
     return text
 
 
-def canonical(
-    seq: int, decision_id: str, transaction_id: str, kind: str, at: str, body: bytes
+def digest(
+    prev_hash: bytes,
+    seq: int,
+    decision_id: str,
+    transaction_id: str,
+    kind: str,
+    at: str,
+    body: bytes,
 ) -> bytes:
-    """The canonical bytes of one record (``body`` already canonical JSON)."""
+    """sha256 of ``prev_hash`` and the record's canonical bytes (``body`` already canonical
+    JSON), hashed in parts so the body is never copied; the one recipe that ``chain`` writes
+    and ``verify`` checks."""
     head = orjson.dumps((seq, decision_id, transaction_id, kind, at))
-    return head[:-1] + b"," + body + b"]"
+    hasher = hashlib.sha256(prev_hash + head[:-1] + b",")
+    hasher.update(body)
+    hasher.update(b"]")
+    return hasher.digest()
 
 
 def chain(seq: int, prev_hash: bytes, batch: Sequence[Encoded]) -> list[Row]:
     """Rows for ``batch`` appended after the record ``(seq, prev_hash)``, in order."""
     rows: list[Row] = []
-    sha256 = hashlib.sha256
     for decision_id, transaction_id, kind, at, body in batch:
         seq += 1
-        data = prev_hash + canonical(seq, decision_id, transaction_id, kind, at, body)
-        digest = sha256(data).digest()
-        rows.append((seq, decision_id, transaction_id, kind, at, body, prev_hash, digest))
-        prev_hash = digest
+        hashed = digest(prev_hash, seq, decision_id, transaction_id, kind, at, body)
+        rows.append((seq, decision_id, transaction_id, kind, at, body, prev_hash, hashed))
+        prev_hash = hashed
     return rows
 
 
 def to_stored(row: Row) -> StoredDecision:
     """The public value of a stored row (parses the body)."""
-    seq, decision_id, transaction_id, kind, at, body, prev_hash, digest = row
+    seq, decision_id, transaction_id, kind, at, body, prev_hash, hashed = row
     return StoredDecision(
         seq=seq,
         decision_id=decision_id,
@@ -102,16 +111,15 @@ def to_stored(row: Row) -> StoredDecision:
         decided_at=datetime.fromisoformat(at),
         body=orjson.loads(body),
         prev_hash=prev_hash.hex(),
-        hash=digest.hex(),
+        hash=hashed.hex(),
     )
 
 
 def verify(chunks: Iterable[Sequence[Row]]) -> VerifyReport:
     """Check rows in seq order: seq has no gap, prev_hash links, hash recomputes."""
     expected, prev, checked = 1, GENESIS, 0
-    sha256, dumps = hashlib.sha256, orjson.dumps
     for chunk in chunks:
-        for seq, decision_id, transaction_id, kind, at, body, prev_hash, digest in chunk:
+        for seq, decision_id, transaction_id, kind, at, body, prev_hash, stored in chunk:
             checked += 1
             reason: BreakReason
             if seq != expected:
@@ -120,16 +128,12 @@ def verify(chunks: Iterable[Sequence[Row]]) -> VerifyReport:
                 reason = "prev_hash_mismatch"
                 detail = f"previous hash is {prev.hex()}, prev_hash stored {prev_hash.hex()}"
             else:
-                head = dumps((seq, decision_id, transaction_id, kind, at))
-                hasher = sha256(prev + head[:-1] + b",")  # no copy of the body
-                hasher.update(body)
-                hasher.update(b"]")
-                actual = hasher.digest()
-                if actual == digest:
-                    expected, prev = seq + 1, digest
+                actual = digest(prev, seq, decision_id, transaction_id, kind, at, body)
+                if actual == stored:
+                    expected, prev = seq + 1, stored
                     continue
                 reason = "hash_mismatch"
-                detail = f"recomputed {actual.hex()}, stored {digest.hex()}"
+                detail = f"recomputed {actual.hex()}, stored {stored.hex()}"
             head_hash = prev.hex()
             return VerifyReport(checked, expected - 1, head_hash, seq, decision_id, reason, detail)
     return VerifyReport(checked, expected - 1, prev.hex())
