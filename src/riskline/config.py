@@ -12,18 +12,23 @@ from riskline.errors import ConfigError
 __all__ = ["Settings"]
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where riskline keeps its state, by URL or path.
 
     ``home`` holds the embedded defaults: the registry and decision log SQLite files,
-    model artefacts and the embedded online store.
+    model artefacts and the embedded online store. With ``redis_url``, the online store is
+    Redis instead, its keys under ``redis_prefix`` (one prefix per deployment).
     """
 
     home: Path
     registry_url: str
     decision_log_url: str
     redis_url: str | None = None
+    redis_prefix: str = "riskline"
     mlflow_uri: str | None = None
 
     @classmethod
@@ -39,10 +44,23 @@ class Settings:
         ):
             if not url.startswith(("sqlite:///", "postgresql")):
                 raise ConfigError(f"{name} must be a sqlite:/// or postgresql:// URL, got {url!r}.")
+        redis_url = env.get("RISKLINE_REDIS_URL") or None
+        if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
+            raise ConfigError(
+                f"RISKLINE_REDIS_URL must be a redis://, rediss:// or unix:// URL, got "
+                f"{redis_url!r}."
+            )
+        prefix = env.get("RISKLINE_REDIS_PREFIX", "riskline")
+        if not prefix or ":" in prefix or "*" in prefix:
+            raise ConfigError(
+                f"RISKLINE_REDIS_PREFIX must be a non-empty key prefix without ':' or '*', "
+                f"got {prefix!r}."
+            )
         return cls(
             home=home,
             registry_url=registry_url,
             decision_log_url=log_url,
-            redis_url=env.get("RISKLINE_REDIS_URL") or None,
+            redis_url=redis_url,
+            redis_prefix=prefix,
             mlflow_uri=env.get("RISKLINE_MLFLOW_URI") or None,
         )

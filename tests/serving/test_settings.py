@@ -29,6 +29,8 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
             RISKLINE_COMPROMISED_TERMINALS="T1, T2,",
             RISKLINE_TOKEN_KEY="secret",
             RISKLINE_SNAPSHOT_EVERY_MB="0.5",
+            RISKLINE_REDIS_URL="redis://cache:6379/2",
+            RISKLINE_REDIS_PREFIX="fraud-eu",
         )
     )
     assert settings.budget == timedelta(milliseconds=25)
@@ -37,6 +39,10 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
     assert settings.compromised_terminals == frozenset({"T1", "T2"})
     assert settings.token_key == b"secret"
     assert settings.snapshot_every_mb == 0.5
+    assert (settings.base.redis_url, settings.base.redis_prefix) == (
+        "redis://cache:6379/2",
+        "fraud-eu",
+    )
     assert settings.keys.check("k", "score").name == "checkout"
     assert settings.artifacts_dir == tmp_path / "artifacts"
 
@@ -52,6 +58,10 @@ def test_from_env_errors_say_what_to_set(tmp_path: Path) -> None:
         ServeSettings.from_env(env(tmp_path, RISKLINE_LOW_CONFIDENCE="0.5,0.2"))
     with pytest.raises(ConfigError, match=r"batch_max must be in \[1, 100000\], got 0"):
         ServeSettings.from_env(env(tmp_path, RISKLINE_BATCH_MAX="0"))
+    with pytest.raises(ConfigError, match=r"RISKLINE_REDIS_URL must be a redis://"):
+        ServeSettings.from_env(env(tmp_path, RISKLINE_REDIS_URL="cache:6379"))
+    with pytest.raises(ConfigError, match=r"RISKLINE_REDIS_PREFIX must be .* got 'a:b'"):
+        ServeSettings.from_env(env(tmp_path, RISKLINE_REDIS_PREFIX="a:b"))
     for bad in ("-1", "inf", "nan"):
         with pytest.raises(ConfigError, match=r"RISKLINE_SNAPSHOT_EVERY_MB"):
             ServeSettings.from_env(env(tmp_path, RISKLINE_SNAPSHOT_EVERY_MB=bad))

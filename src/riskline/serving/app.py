@@ -20,7 +20,7 @@ from riskline.errors import (
     RisklineError,
     UnknownDecisionError,
 )
-from riskline.features import EmbeddedStore, OnlineEngine, StateStore
+from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, StateStore
 from riskline.fraud import FRAUD_FEATURES
 from riskline.registry import Registry
 from riskline.serving.champion import Models
@@ -65,15 +65,14 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The scoring service. Opens the registry, decision log and online store at startup
-    (``store`` overrides the embedded store, e.g. Redis) and closes them at shutdown."""
+    (``store`` overrides the one the settings name) and closes them at shutdown."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(settings.base.registry_url, settings.artifacts_dir)
         log = open_decision_log(settings.base.decision_log_url)
-        path, every = settings.online_store_path, settings.snapshot_every_bytes
-        state = store or EmbeddedStore(path, snapshot_every_bytes=every).open()
+        state = store or _online_store(settings)
         models = Models(registry, loader, settings.kind, settings.model_workers)
         try:
             models.reload()
@@ -212,6 +211,16 @@ def create_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def _online_store(settings: ServeSettings) -> StateStore | EmbeddedStore:
+    """Redis at ``RISKLINE_REDIS_URL`` if set (shared by every server of a deployment), else
+    the embedded store under ``RISKLINE_HOME``."""
+    base = settings.base
+    if base.redis_url:
+        return RedisStore(base.redis_url, prefix=base.redis_prefix).open()
+    path, every = settings.online_store_path, settings.snapshot_every_bytes
+    return EmbeddedStore(path, snapshot_every_bytes=every).open()
 
 
 def quiet_gc() -> tuple[int, int, int]:
