@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from riskline.errors import StoreUnavailableError
 from riskline.features._journal import Journal
 
 
@@ -50,6 +51,7 @@ def test_a_closed_journal_refuses_appends(tmp_path: Path) -> None:
 _FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path
+from riskline.errors import StoreUnavailableError
 from riskline.features._journal import Journal
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
@@ -72,3 +74,30 @@ def test_an_append_that_fails_part_way_is_cut_off(tmp_path: Path) -> None:
     )
     assert run.stdout.split() == ["refused", str(errno.EFBIG)]
     assert path.read_bytes() == b"a" * 599 + b"\n" + b"c" * 299 + b"\n"
+
+
+def test_a_journal_has_one_writer_until_its_process_dies(tmp_path: Path) -> None:
+    """A second server on the same home fails at startup, naming the journal, instead of
+    keeping a state that sees half the events; a killed holder frees it for its restart."""
+    path = tmp_path / "state.journal"
+    hold = "import sys, pathlib; j = J(pathlib.Path(sys.argv[1]), 60.0); print(1, flush=True)"
+    with subprocess.Popen(
+        [sys.executable, "-c", f"from riskline.features._journal import Journal as J; {hold}; "
+         "sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as holder:  # fmt: skip
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == b"1\n"
+            with pytest.raises(StoreUnavailableError, match=f"{path}.* open in another process"):
+                Journal(path, fsync_every_s=60.0)
+        finally:
+            holder.kill()
+    Journal(path, fsync_every_s=60.0).close()
+    first = Journal(path, fsync_every_s=60.0)  # within one process too: one store per journal
+    try:
+        with pytest.raises(StoreUnavailableError):
+            Journal(path, fsync_every_s=60.0)
+    finally:
+        first.close()

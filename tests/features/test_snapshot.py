@@ -39,7 +39,17 @@ def _run(journal: Path, events: list[PaymentAttempt], *, close: bool = True) -> 
     values = [dict(v.values) for v in replay(OnlineEngine(FRAUD_FEATURES, store), events)]
     if close:
         store.close()
+    else:
+        _kill(store)
     return values
+
+
+def _kill(store: EmbeddedStore) -> None:
+    """What a kill leaves of ``store``: its journal file closed by the operating system (so
+    its lock is free for the next process), and none of its own shutdown (no snapshot)."""
+    journal = store._journal
+    assert journal is not None
+    journal.close()
 
 
 @pytest.fixture
@@ -142,7 +152,8 @@ def test_a_kill_replays_only_the_journal_after_the_last_periodic_snapshot(
     with caplog.at_level(logging.INFO, "riskline.features"):
         engine = OnlineEngine(FRAUD_FEATURES, store)
         before = [dict(v.values) for v in replay(engine, events[:half])]
-        lines = _settled(caplog)  # then killed: no close, no snapshot of its own
+        lines = _settled(caplog)
+        _kill(store)
         written = [int(line.split()[-3]) for line in lines if "written" in line]
         assert written, lines
         caplog.clear()

@@ -18,6 +18,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from riskline.errors import StoreUnavailableError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
 
 def _holding_write() -> Callable[[int, bytes], int]:
     """``write(fd, data)`` keeping the GIL (the C library's), else ``os.write``."""
@@ -42,6 +49,20 @@ def _holding_write() -> Callable[[int, bytes], int]:
 _write = _holding_write()
 
 
+def _lock(fd: int, path: Path) -> None:
+    """Hold ``path`` for this open file alone, or raise ``StoreUnavailableError``."""
+    if fcntl is None:  # no flock here (Windows): one writer is up to the operator
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StoreUnavailableError(
+            f"the online store journal {str(path)!r} is open in another process (or store): "
+            "one process keeps one embedded store. Stop the other one, give each server its "
+            "own RISKLINE_HOME, or share state through the Redis store (RISKLINE_REDIS_URL)."
+        ) from None
+
+
 class Journal:
     """An append-only file: ``append`` hands bytes to the operating system (a killed process
     loses nothing appended); a thread ``fsync``s every ``fsync_every_s`` seconds and
@@ -49,12 +70,23 @@ class Journal:
 
     An append is all or nothing: one that fails part-way (a full disk) is cut off again, so
     the next one starts a whole line and a replay reads past it.
+
+    One journal has one writer: it is locked (``flock``) while open, so a second server, or
+    a second worker, on the same ``RISKLINE_HOME`` fails at startup with
+    ``StoreUnavailableError`` instead of keeping a state that sees only its own half of the
+    events. The lock goes with the process, however it ends.
     """
 
     def __init__(self, path: Path, fsync_every_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size  # this process is the file's only writer
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _lock(fd, path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+        self._size = os.fstat(fd).st_size  # this process is the file's only writer
         self._every = fsync_every_s
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync, name="journal-fsync", daemon=True)
