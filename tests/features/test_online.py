@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from riskline.errors import InvalidFeatureError, StoreUnavailableError
-from riskline.events import PaymentsSpec, generate_payments
+from riskline.events import PaymentAttempt, PaymentsSpec, generate_payments
 from riskline.features import (
     CARD,
     EmbeddedStore,
@@ -20,6 +20,7 @@ from riskline.features import (
     FeatureRows,
     FeatureSet,
     FeatureVector,
+    MemoryStore,
     OnlineEngine,
     RedisStore,
     compute_offline,
@@ -186,3 +187,42 @@ def test_a_batch_is_observed_exactly_as_its_events_one_by_one(tmp_path: Path) ->
     again = OnlineEngine(FRAUD_FEATURES, EmbeddedStore(journal).open())
     probe = events[-1]
     assert again.observe(probe).values == one_by_one.observe(probe).values
+
+
+def _attempt(txid: str, ts: datetime) -> PaymentAttempt:
+    return PaymentAttempt(txid, ts, 1_000, "c1", "tok1", merchant_id="m1", terminal_id="T1")
+
+
+@pytest.mark.parametrize("kind", ["embedded", "memory", "redis"])
+def test_a_label_delivered_again_counts_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A label retried (after a crash between the decision log and the store, or by a
+    client) is counted once; the embedded store remembers it across a restart."""
+    journal = tmp_path / "state.journal"
+
+    def engine() -> OnlineEngine:
+        if kind == "embedded":
+            return OnlineEngine(FRAUD_FEATURES, EmbeddedStore(journal).open())
+        if kind == "memory":
+            return OnlineEngine(FRAUD_FEATURES, MemoryStore().open())
+        stores: Callable[[], RedisStore] = request.getfixturevalue("redis_stores")
+        return OnlineEngine(FRAUD_FEATURES, stores())
+
+    start = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    fraud = _attempt("f1", start)
+    labelled_at = start + timedelta(days=4)
+    live = engine()
+    live.observe(fraud)
+    assert live.observe_label(fraud, labelled_at) is True
+    if kind == "embedded":
+        live.store.close()  # a restart between the two deliveries
+        live = engine()
+    assert live.observe_label(fraud, labelled_at) is False
+    later = live.observe(_attempt("l1", start + timedelta(days=5)))
+    assert later.values["label_rate_30d_by_merchant"] == 1.0  # one label, one earlier attempt
+    # The same id again past its dedup horizon is another event, with a label of its own.
+    again = _attempt("f1", start + FRAUD_FEATURES.dedup_horizon + timedelta(days=1))
+    assert live.observe(again).counted
+    assert live.observe_label(again, again.ts + timedelta(days=4)) is True
+    live.store.close()

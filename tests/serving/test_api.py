@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from fastapi import FastAPI
 
 import riskline.serving as serving_api
-from riskline.decisions import open_decision_log
+from riskline.decisions import DecisionRecord, open_decision_log
 from riskline.events import PAYMENT_COLUMNS, tokenize_pan
+from riskline.fraud.features import LABEL_DELAY
 from riskline.serving import create_app
 from riskline.serving.schemas import LABEL_COLUMNS, ScoreRequest
 from tests.serving.conftest import ADMIN, ANALYST, MODEL, SCORER, attempt, serve, settings_for
@@ -260,3 +262,49 @@ def test_a_fraud_label_feeds_the_label_features_of_later_attempts(app: FastAPI) 
             assert features["label_rate_30d_by_terminal"] > 0
 
     asyncio.run(main())
+
+
+def test_a_label_logged_by_a_process_that_died_before_counting_it_counts_on_retry(
+    home: Path,
+) -> None:
+    """The label is durable in the log before the online store counts it. If the process
+    dies in between, the client's retry is answered as a duplicate and the label still
+    reaches the label features, once."""
+    settings = settings_for(home, budget=timedelta(milliseconds=200))
+    label = {"transaction_id": "t1", "is_fraud": True, "label_available_at": "2026-03-01T13:00:00Z"}
+
+    async def decide_t1() -> str:
+        async with serve(create_app(settings, LinearModel.from_bytes)) as client:
+            r = await client.post("/v1/fraud/score", json=attempt("t1"), headers=SCORER)
+            decision_id: str = r.json()["decision_id"]
+            return decision_id
+
+    decision_id = asyncio.run(decide_t1())
+    counted_from = datetime(2026, 3, 1, 12, tzinfo=UTC) + LABEL_DELAY
+    with open_decision_log(settings.base.decision_log_url) as log:  # the process that died
+        body = {
+            "is_fraud": True,
+            "label_available_at": "2026-03-01T13:00:00+00:00",
+            "counted_from": counted_from.isoformat(),
+            "decision_id": decision_id,
+        }
+        log.append(DecisionRecord("dead-1", "t1", "fraud_label", datetime.now(UTC), body))
+
+    async def retry_then_score_later() -> tuple[dict[str, object], dict[str, object]]:
+        async with serve(create_app(settings, LinearModel.from_bytes)) as client:
+            retried = (await client.post("/v1/fraud/labels", json=label, headers=SCORER)).json()
+            again = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+            assert again.json()["duplicate"] is True
+            later = attempt("t2", ts="2026-03-10T12:00:00Z")
+            scored = await client.post("/v1/fraud/score", json=later, headers=SCORER)
+            logged = await client.get(
+                f"/v1/decisions/{scored.json()['decision_id']}", headers=ANALYST
+            )
+            features: dict[str, object] = logged.json()["body"]["features"]
+            return retried, features
+
+    retried, features = asyncio.run(retry_then_score_later())
+    assert retried["duplicate"] is True
+    assert retried["counted_from"] == counted_from.isoformat()
+    # The merchant's one earlier attempt, labelled fraud: counted (not 0), once (not 2).
+    assert features["label_rate_30d_by_merchant"] == 1.0

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from riskline.features import MemoryStore
-from riskline.features.store import Exchange, LabelRequest, Snapshot
+from riskline.features.store import Exchange, Labelling, Snapshot
 from riskline.serving import create_app
 from tests.serving.conftest import SCORER, attempt, serve, settings_for
 from tests.serving.fakes import (
@@ -97,8 +97,8 @@ class FlakyStore:
             raise ConnectionError("store is down")
         return self.inner.exchange(request)
 
-    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
-        self.inner.add_labels(labels)
+    def add_labels(self, labelling: Labelling) -> bool:
+        return self.inner.add_labels(labelling)
 
     def ping(self) -> bool:
         if self.down:

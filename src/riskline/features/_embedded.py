@@ -124,9 +124,12 @@ def _replay(path: Path, state: LocalState, start: int, columns: list[str] | None
                     f"the online store journal {str(path)!r} was written by an older riskline "
                     "(no column header); move it aside and replay your events to rebuild it."
                 )
-            raw = dict(zip(columns, record[-1], strict=True))
+            # ["e", txid, ts, values]; ["l", at, values, label id] (before 2026-11-30: no id)
+            raw = dict(zip(columns, record[3] if record[0] == "e" else record[2], strict=True))
             values = [raw.get(c) for c in state.columns]
             if record[0] == "e":
                 state.apply(str(record[1]), int(record[2]), values, None)
+            elif len(record) > 3:  # counted once per label id
+                state.label_once(str(record[3]), int(record[1]), values)
             else:
                 state.apply_label(int(record[1]), values)

@@ -51,6 +51,7 @@ class LocalState:
         self._numeric = [c in _NUMERIC for c in self.columns]
         self._codes: dict[Raw, int] = {}
         self._admission = Admission()
+        self._labelled = Admission()  # the labels counted (``store.label_id``)
         self._groups = plan.sliding
         self._buckets = plan.buckets
         self._s_keys = [itemgetter(*(index[c] for c in g.keys)) for g in plan.sliding]
@@ -304,6 +305,7 @@ class LocalState:
             "s_slots": [list(t.items()) for t in self._s_slots],
             "b_slots": [list(t.items()) for t in self._b_slots],
             "admission": self._admission.export(),
+            "labelled": self._labelled.export(),
         }
         return arrays, tables
 
@@ -317,12 +319,13 @@ class LocalState:
             raise ValueError("the snapshot's key tables do not match the feature set")
         codes = {_key(v): int(c) for v, c in tables["codes"]}
         admission = Admission.restored(tables["admission"])
+        labelled = Admission.restored(tables["labelled"])
         s_count, b_count = (int(n) for n in tables["arena_slots"])
         s = _Arena.restored(arrays, "s", s_count, self._s.rows.shape[1])
         b = _Arena.restored(arrays, "b", b_count, self._b.rows.shape[1])
         self._s, self._b = s, b
         self._s_slots, self._b_slots = slot_tables
-        self._codes, self._admission = codes, admission
+        self._codes, self._admission, self._labelled = codes, admission, labelled
 
     def _grow(self, status: int) -> None:
         if status & k.SLIDING_FULL:
@@ -372,10 +375,19 @@ class LocalState:
                 while k.add_label(b.meta, b.top, b.times, b.rows, slot, bucket, label_slot):
                     b.grow()
 
-    def observe_label(self, at_us: int, values: Sequence[Raw]) -> None:
-        if self.journal is not None:
-            self.journal([["l", at_us, values]])
+    def label_once(self, label_id: str, at_us: int, values: Sequence[Raw]) -> bool:
+        """``apply_label`` unless the label ``label_id`` (``store.label_id``) was counted
+        within the dedup horizon; whether it counted."""
+        if not self._labelled.first(label_id, at_us, self.plan.dedup_us):
+            return False
         self.apply_label(at_us, values)
+        return True
+
+    def observe_label(self, label_id: str, at_us: int, values: Sequence[Raw]) -> bool:
+        """Journal the label, then ``label_once``."""
+        if self.journal is not None:
+            self.journal([["l", at_us, values, label_id]])
+        return self.label_once(label_id, at_us, values)
 
 
 class _Arena:

@@ -7,6 +7,7 @@ from bisect import bisect_left
 from riskline.features.store import (
     Admission,
     Exchange,
+    Labelling,
     LabelRequest,
     Payload,
     Snapshot,
@@ -38,6 +39,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._admission = Admission()
+        self._labelled = Admission()
         self._windows: dict[str, _Window] = {}
         self._buckets: dict[str, dict[int, list[int]]] = {}
 
@@ -76,8 +78,11 @@ class MemoryStore:
                 _forget(table, current - b.span)
         return Snapshot(eff, counted, tuple(windows), tuple(counters))
 
-    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
-        self._apply_labels(labels)
+    def add_labels(self, labelling: Labelling) -> bool:
+        if not self._labelled.first(labelling.label_id, labelling.at_us, labelling.dedup_us):
+            return False
+        self._apply_labels(labelling.requests)
+        return True
 
     def _apply_labels(self, labels: tuple[LabelRequest, ...]) -> None:
         for lb in labels:

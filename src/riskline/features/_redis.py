@@ -1,10 +1,10 @@
 """Redis state store: one Lua script per event, so update plus read is one round trip.
 
 Keys (all under ``prefix``): ``wm`` the watermark; ``tx:<id>`` last time an id was seen
-(expires after the dedup horizon); a sorted set per sliding entity (score = effective time,
-member = ``["<id>@<effective time>", *payload]`` as JSON: an id counted again once its dedup
-horizon has passed is a second member, not the first one moved); a hash per bucketed entity
-(field ``<bucket>:<slot>``).
+(expires after the dedup horizon), ``lb:<label id>`` when an event's label was counted (likewise); a
+sorted set per sliding entity (score = effective time, member = ``["<id>@<effective time>",
+*payload]`` as JSON: an id counted again once its dedup horizon has passed is a second
+member, not the first one moved); a hash per bucketed entity (field ``<bucket>:<slot>``).
 The script applies exactly the rules of the embedded store.
 """
 
@@ -16,7 +16,7 @@ import orjson
 import redis
 
 from riskline.errors import StoreUnavailableError
-from riskline.features.store import Exchange, LabelRequest, Payload, Snapshot
+from riskline.features.store import Exchange, Labelling, Payload, Snapshot
 
 _BUCKETS = """
 local function s(x) return string.format('%.0f', x) end
@@ -131,10 +131,15 @@ return out
 _LABELS = (
     _BUCKETS
     + """
--- ARGV: n, then per label: bucket_us, span, bucket, slot, slots
-local n, a = tonumber(ARGV[1]), 2
+-- KEYS: lb:<id>, then one per label. ARGV: at, dedup, n, then per label: bucket_us, span,
+-- bucket, slot. A transaction's label counts once within the dedup horizon.
+local at, dedup = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seen = redis.call('GET', KEYS[1])
+if seen and at - tonumber(seen) <= dedup then return 0 end
+redis.call('SET', KEYS[1], s(at), 'PX', math.floor(dedup / 1000) + 1000)
+local n, a = tonumber(ARGV[3]), 4
 for i = 1, n do
-  local key = KEYS[i]
+  local key = KEYS[i + 1]
   local size, span = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local b, slot = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   redis.call('HINCRBY', key, s(b) .. ':' .. slot, 1)
@@ -145,7 +150,7 @@ for i = 1, n do
   redis.call('PEXPIRE', key, math.floor(size * (span + 2) / 1000))
   a = a + 4
 end
-return n
+return 1
 """
 )
 
@@ -200,14 +205,17 @@ class RedisStore:
         counters = tuple([int(v) for v in raw] for raw in reply[2 + ns :])
         return Snapshot(int(reply[0]), reply[1] == 1, windows, counters)
 
-    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None:
+    def add_labels(self, labelling: Labelling) -> bool:
         if self._labels is None:
             raise StoreUnavailableError("RedisStore is not open; call open() first.")
-        args: list[int] = [len(labels)]
+        labels = labelling.requests
+        args: list[int] = [labelling.at_us, labelling.dedup_us, len(labels)]
         for lb in labels:
             args += [lb.bucket_us, lb.span, lb.bucket, lb.slot]
+        keys = [self._key(f"lb:{labelling.label_id}")]
+        keys += [self._key(lb.key) for lb in labels]
         try:
-            self._labels(keys=[self._key(lb.key) for lb in labels], args=args)
+            return bool(self._labels(keys=keys, args=args))
         except redis.RedisError as exc:
             raise StoreUnavailableError(f"Redis at {self._url!r} failed: {exc}") from exc
 

@@ -30,9 +30,11 @@ from riskline.features.spec import FeatureSet
 from riskline.features.store import (
     BucketRequest,
     Exchange,
+    Labelling,
     LabelRequest,
     SlidingRequest,
     StateStore,
+    label_id,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -175,13 +177,14 @@ class OnlineEngine:
         known = event.label_available_at
         return earliest if known is None or known < earliest else known
 
-    def observe_label(self, event: PaymentAttempt, label_at: datetime) -> None:
-        """Count a confirmed fraud label of a counted ``event`` from ``label_at`` on."""
+    def observe_label(self, event: PaymentAttempt, label_at: datetime) -> bool:
+        """Count a confirmed fraud label of a counted ``event`` from ``label_at`` on, once per
+        event (``store.label_id``, within the dedup horizon); whether this call counted it."""
         get = event.__getattribute__
         at = to_us(label_at)
+        labelled = label_id(event.transaction_id, to_us(event.ts))
         if self._local is not None:
-            self._local.observe_label(at, self._local_columns(event))
-            return
+            return self._local.observe_label(labelled, at, self._local_columns(event))
         if isinstance(self.store, EmbeddedStore):
             raise AssertionError("an embedded store is always bound")
         requests = []
@@ -197,8 +200,7 @@ class OnlineEngine:
                         _bucket_key(bg, key), bg.bucket_us, bg.span, at // bg.bucket_us, slot
                     )
                 )
-        if requests:
-            self.store.add_labels(tuple(requests))
+        return self.store.add_labels(Labelling(labelled, at, self._plan.dedup_us, tuple(requests)))
 
 
 def _differs(a: object, b: object) -> int | None:

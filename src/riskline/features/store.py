@@ -58,6 +58,27 @@ class LabelRequest:
     slot: int
 
 
+@dataclass(frozen=True, slots=True)
+class Labelling:
+    """One event's fraud label, counted from ``at_us`` into each of ``requests``, once per
+    ``label_id`` (the event's transaction id and time: ``label_id``) within the dedup
+    horizon: a label delivered again (a retry after a crash between the decision log and the
+    store) changes nothing, while an id counted again past its horizon is another event."""
+
+    label_id: str
+    at_us: int
+    dedup_us: int
+    requests: tuple[LabelRequest, ...]
+
+
+def label_id(transaction_id: str, ts_us: int) -> str:
+    """The identity of an event's label: its transaction id and time."""
+    return f"{transaction_id}@{ts_us}"
+
+
+_NEVER_LATE = 2**62
+
+
 class Admission:
     """The stream rules every store applies to an arriving event (see ``spec``): its
     effective time ``max(ts, watermark)``, and whether it counts (not too late, not a
@@ -96,6 +117,10 @@ class Admission:
         self.seen[txid] = eff
         return eff, not (late or duplicate)
 
+    def first(self, txid: str, at_us: int, dedup_us: int) -> bool:
+        """Whether ``txid`` is new within the horizon (a label's id: never too late)."""
+        return self.admit(txid, at_us, _NEVER_LATE, dedup_us)[1]
+
     def remembered(self) -> int:
         """How many ids are remembered now (both generations)."""
         return len(self.seen) + len(self._older)
@@ -119,7 +144,9 @@ class Admission:
 class StateStore(Protocol):
     def exchange(self, request: Exchange) -> Snapshot: ...
 
-    def add_labels(self, labels: tuple[LabelRequest, ...]) -> None: ...
+    def add_labels(self, labelling: Labelling) -> bool:
+        """Count the label unless its transaction's was counted already; whether it was."""
+        ...
 
     def ping(self) -> bool: ...
 

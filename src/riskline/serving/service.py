@@ -7,9 +7,10 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from riskline.decisions import (
     Decision,
@@ -18,6 +19,7 @@ from riskline.decisions import (
     Fallback,
     Policy,
     Scored,
+    StoredDecision,
     decide,
 )
 from riskline.decisions.engine import Row, watch
@@ -251,6 +253,7 @@ class Service:
             raise UnknownDecisionError(f"transaction_id {txid!r} has no logged decision to label.")
         labelled = self.log.find(f"{kind}_label", txid)
         if labelled is not None:
+            await self._count_logged_label(decided.body, labelled.body)
             return label_answer(labelled, duplicate=True)
         at = request.label_available_at or self._clock()
         event = dataclasses.replace(
@@ -269,7 +272,10 @@ class Service:
         try:
             await asyncio.wrap_future(self.log.submit(record))
         except DuplicateDecisionError as exc:
-            return label_answer(exc.existing, duplicate=True)  # type: ignore[arg-type]
+            existing = exc.existing
+            assert isinstance(existing, StoredDecision)
+            await self._count_logged_label(decided.body, existing.body)
+            return label_answer(existing, duplicate=True)
         if counted_from is not None:
             await self._observe_label(event, counted_from)
         return {
@@ -278,6 +284,23 @@ class Service:
             "counted_from": body["counted_from"],
             "duplicate": False,
         }
+
+    async def _count_logged_label(
+        self, decision: Mapping[str, Any], label: Mapping[str, Any]
+    ) -> None:
+        """Count a label already in the log, in case the process that logged it died before
+        counting it (the store counts a transaction's label once, so normally this changes
+        nothing): the retry of such a request is answered as a duplicate, and no label the
+        log holds is missing from the label features."""
+        counted_from = label.get("counted_from")
+        if counted_from is None:
+            return
+        event = dataclasses.replace(
+            event_from_json(decision["request"]),
+            is_fraud=bool(label["is_fraud"]),
+            label_available_at=datetime.fromisoformat(label["label_available_at"]),
+        )
+        await self._observe_label(event, datetime.fromisoformat(counted_from))
 
     async def _observe_label(self, event: PaymentAttempt, at: datetime) -> None:
         """Count a label in the online state. The embedded store is called on the loop, as
