@@ -256,11 +256,7 @@ class Service:
             await self._count_logged_label(decided.body, labelled.body)
             return label_answer(labelled, duplicate=True)
         at = request.label_available_at or self._clock()
-        event = dataclasses.replace(
-            event_from_json(decided.body["request"]),
-            is_fraud=request.is_fraud,
-            label_available_at=at,
-        )
+        event = _labelled(decided.body, request.is_fraud, at)
         counted_from = self.engine.label_at(event)
         body = {
             "is_fraud": request.is_fraud,
@@ -295,11 +291,8 @@ class Service:
         counted_from = label.get("counted_from")
         if counted_from is None:
             return
-        event = dataclasses.replace(
-            event_from_json(decision["request"]),
-            is_fraud=bool(label["is_fraud"]),
-            label_available_at=datetime.fromisoformat(label["label_available_at"]),
-        )
+        at = datetime.fromisoformat(label["label_available_at"])
+        event = _labelled(decision, bool(label["is_fraud"]), at)
         await self._observe_label(event, datetime.fromisoformat(counted_from))
 
     async def _observe_label(self, event: PaymentAttempt, at: datetime) -> None:
@@ -369,6 +362,12 @@ class _Context:
             d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
         ]
         return decisions, records
+
+
+def _labelled(decision: Mapping[str, Any], is_fraud: bool, at: datetime) -> PaymentAttempt:
+    """The attempt a logged decision answered, with its label."""
+    request = event_from_json(decision["request"])
+    return dataclasses.replace(request, is_fraud=is_fraud, label_available_at=at)
 
 
 def _since(started: float) -> timedelta:
