@@ -34,7 +34,7 @@ import orjson
 if TYPE_CHECKING:
     from riskline.features._local import LocalState
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the labels counted (``labelled``)
 _FINGERPRINT_BYTES = 4096
 _PARTIAL = ".partial."
 _SYNC_BYTES = 1 << 20
