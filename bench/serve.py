@@ -117,6 +117,14 @@ def run_server(home: Path, port: int) -> None:
     serve(ServeSettings.from_env(env), Model.from_bytes, port=port)
 
 
+def start_server(home: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    """The service on ``home`` in its own process (``run_server``), ``env`` added."""
+    return subprocess.Popen(
+        [PY, __file__, "--serve-port", str(port), "--home", str(home)],
+        env={**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_WAIT_POLICY": "passive", **env},
+    )
+
+
 def bodies(n: int, seed: int, prefix: str) -> list[bytes]:
     """Attempts over 20,000 customers / 30,000 cards / 500 merchants, 1 ms apart."""
     rng = random.Random(seed)
@@ -260,10 +268,7 @@ def main() -> None:
         make_model(model_file)
         setup_home(home, model_file)
         port = free_port()
-        server = subprocess.Popen(
-            [PY, __file__, "--serve-port", str(port), "--home", str(home)],
-            env={**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_WAIT_POLICY": "passive"},
-        )
+        server = start_server(home, port)
         try:
             _wait(port)
             load(port, 300, 3, args.connections, 99)  # warm-up

@@ -32,7 +32,6 @@ import resource
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -130,16 +129,7 @@ def _serve(state: Path, every_mb: str, seconds: float) -> tuple[float, float]:
         serve.setup_home(home, model)
         shutil.copytree(state, home / "online")
         port = serve.free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(HERE.parent),
-            "OMP_WAIT_POLICY": "passive",
-            "RISKLINE_SNAPSHOT_EVERY_MB": every_mb,
-        }
-        server = subprocess.Popen(
-            [sys.executable, serve.__file__, "--serve-port", str(port), "--home", str(home)],
-            env=env,
-        )
+        server = serve.start_server(home, port, RISKLINE_SNAPSHOT_EVERY_MB=every_mb)
         try:
             serve._wait(port, timeout_s=300)
             serve.load(port, 300, 3, 64, 99)

@@ -57,8 +57,7 @@ def journal(tmp_path: Path) -> Path:
     return tmp_path / "state.journal"
 
 
-def _snapshot(journal: Path) -> Path:
-    return journal.with_name(journal.name + ".snapshot")
+_snapshot = _snapshots.snapshot_path
 
 
 def test_a_restart_starts_from_the_snapshot(
