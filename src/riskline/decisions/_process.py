@@ -177,14 +177,18 @@ class _Child:
         if self._down >= 0:
             os.close(self._down)
             self._down = -1
+        self._wait()
+
+    def _wait(self) -> int:
+        """The child's exit code, killing it if it has not exited in ``_STOP_TIMEOUT_S``."""
         try:
-            self._process.wait(_STOP_TIMEOUT_S)
+            return self._process.wait(_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.wait()
+            return self._process.wait()
 
     def _read(self) -> None:
-        why = "its pipe closed"
+        why = ""
         try:
             while (frame := _read_frame(self._up)) is not None:
                 gid = _HEADER.unpack_from(frame)[0]
@@ -192,16 +196,14 @@ class _Child:
                     group = self._groups.pop(gid)
                 _settle(group, pickle.loads(frame[_HEADER.size :]))
         except Exception as exc:  # a torn answer: the child died while writing it
-            why = repr(exc)
+            why = f"{exc!r}; "
         finally:
             os.close(self._up)
             with self._lock:
                 self.alive = False
                 left, self._groups = list(self._groups.values()), {}
-            code = self._process.poll()
-            error = DecisionLogUnavailableError(
-                _STOPPED.format(why if code is None else f"exit code {code}")
-            )
+            code = self._wait()  # its answers ended: it is exiting
+            error = DecisionLogUnavailableError(_STOPPED.format(f"{why}exit code {code}"))
             for group in left:
                 _settle(group, error)
 
