@@ -177,18 +177,14 @@ class _Child:
         if self._down >= 0:
             os.close(self._down)
             self._down = -1
-        self._wait()
-
-    def _wait(self) -> int:
-        """The child's exit code, killing it if it has not exited in ``_STOP_TIMEOUT_S``."""
         try:
-            return self._process.wait(_STOP_TIMEOUT_S)
+            self._process.wait(_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self._process.kill()
-            return self._process.wait()
+            self._process.wait()
 
     def _read(self) -> None:
-        why = ""
+        why = "its pipe closed"
         try:
             while (frame := _read_frame(self._up)) is not None:
                 gid = _HEADER.unpack_from(frame)[0]
@@ -196,14 +192,16 @@ class _Child:
                     group = self._groups.pop(gid)
                 _settle(group, pickle.loads(frame[_HEADER.size :]))
         except Exception as exc:  # a torn answer: the child died while writing it
-            why = f"{exc!r}; "
+            why = repr(exc)
         finally:
             os.close(self._up)
             with self._lock:
                 self.alive = False
                 left, self._groups = list(self._groups.values()), {}
-            code = self._wait()  # its answers ended: it is exiting
-            error = DecisionLogUnavailableError(_STOPPED.format(f"{why}exit code {code}"))
+            code = self._process.poll()
+            error = DecisionLogUnavailableError(
+                _STOPPED.format(why if code is None else f"exit code {code}")
+            )
             for group in left:
                 _settle(group, error)
 
