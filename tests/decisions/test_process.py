@@ -36,8 +36,7 @@ def test_a_killed_writer_fails_what_it_had_not_answered_and_the_next_append_rest
         assert log.append(sample_record(5)) == 2  # a new writer, on the same chain
         assert log.writer_pid not in (None, first)
         report = log.verify()
-        assert report.ok, report
-        assert report.checked == 2
+        assert report.ok and report.checked == 2, report
         assert log.find("fraud", "t3") is None  # never acknowledged, never stored
 
 
@@ -56,7 +55,7 @@ def test_the_writer_ignores_the_signals_its_process_group_gets(sqlite_path: Path
 
 
 def test_a_log_the_writer_cannot_open_is_refused_with_its_reason(tmp_path: Path) -> None:
-    with pytest.raises(DecisionLogUnavailableError, match=r"could not open the log: .*writable"):
+    with pytest.raises(DecisionLogUnavailableError, match="could not open the log: .*writable"):
         open_decision_log(f"sqlite:///{tmp_path / 'missing' / 'd.db'}", process=True)
 
 
