@@ -111,13 +111,8 @@ def run_server(home: Path, port: int) -> None:
         "RISKLINE_HOME": str(home),
         "RISKLINE_API_KEYS": f"bench:scorer:{hash_key(KEY)}",
         "RISKLINE_BATCH_MAX": "1000",
-        # The online store's snapshot interval and the log's writer, when the bench is run
-        # with them set.
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k in ("RISKLINE_SNAPSHOT_EVERY_MB", "RISKLINE_LOG_WRITER")
-        },
+        # The online store's snapshot interval, when the bench is run with one set.
+        **{k: v for k, v in os.environ.items() if k == "RISKLINE_SNAPSHOT_EVERY_MB"},
     }
     serve(ServeSettings.from_env(env), Model.from_bytes, port=port)
 
@@ -365,12 +360,9 @@ def machine_mem_ms() -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads, and of its running children
-    (the decision log's writer process) (Linux /proc)."""
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(cpu_seconds(int(child)) for child in children)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:

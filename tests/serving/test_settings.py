@@ -31,10 +31,8 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
             RISKLINE_SNAPSHOT_EVERY_MB="0.5",
             RISKLINE_REDIS_URL="redis://cache:6379/2",
             RISKLINE_REDIS_PREFIX="fraud-eu",
-            RISKLINE_LOG_WRITER="thread",
         )
     )
-    assert settings.log_writer == "thread"
     assert settings.budget == timedelta(milliseconds=25)
     assert settings.low_confidence == (0.08, 0.12)
     assert settings.batch_max == 500
@@ -64,8 +62,6 @@ def test_from_env_errors_say_what_to_set(tmp_path: Path) -> None:
         ServeSettings.from_env(env(tmp_path, RISKLINE_REDIS_URL="cache:6379"))
     with pytest.raises(ConfigError, match=r"RISKLINE_REDIS_PREFIX must be .* got 'a:b'"):
         ServeSettings.from_env(env(tmp_path, RISKLINE_REDIS_PREFIX="a:b"))
-    with pytest.raises(ConfigError, match=r"log_writer must be one of process, thread, got 'fork'"):
-        ServeSettings.from_env(env(tmp_path, RISKLINE_LOG_WRITER="fork"))
     for bad in ("-1", "inf", "nan"):
         with pytest.raises(ConfigError, match=r"RISKLINE_SNAPSHOT_EVERY_MB"):
             ServeSettings.from_env(env(tmp_path, RISKLINE_SNAPSHOT_EVERY_MB=bad))

@@ -22,8 +22,7 @@ def serve_command(
     RISKLINE_API_KEYS_FILE, RISKLINE_BUDGET_MS, RISKLINE_LOW_CONFIDENCE, RISKLINE_BATCH_MAX,
     RISKLINE_COMPROMISED_TERMINALS, RISKLINE_TOKEN_KEY, RISKLINE_REGISTRY_URL,
     RISKLINE_DECISION_LOG_URL, RISKLINE_REDIS_URL and RISKLINE_REDIS_PREFIX (the online state
-    in Redis), RISKLINE_SNAPSHOT_EVERY_MB (the embedded store's snapshots while it runs),
-    RISKLINE_LOG_WRITER (process, the default, or thread: where the decision log commits).
+    in Redis), RISKLINE_SNAPSHOT_EVERY_MB (the embedded store's snapshots while it runs).
     """
     if not 0 < port < 65536:
         fail(f"--port must be in 1..65535, got {port!r}.")

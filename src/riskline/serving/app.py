@@ -71,9 +71,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(settings.base.registry_url, settings.artifacts_dir)
-        log = open_decision_log(
-            settings.base.decision_log_url, process=settings.log_writer == "process"
-        )
+        log = open_decision_log(settings.base.decision_log_url)
         state = store or _online_store(settings)
         models = Models(registry, loader, settings.kind, settings.model_workers)
         try:

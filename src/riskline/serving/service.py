@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,7 +44,6 @@ from riskline.serving.settings import ServeSettings
 from riskline.serving.shadow import shadow_records
 
 _log = logging.getLogger("riskline.serving")
-Outcome = int | DuplicateDecisionError
 
 
 def _utc_now() -> datetime:
@@ -146,28 +145,26 @@ class Service:
             model = runner.start(rows, explain_at, top, left)
         # While the model scores (in its thread), the rules run and the requests are laid
         # out for the log.
-        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind, self.log)
+        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
         order = list(range(len(events)))  # as logged
-        # Records go to the log as they are made, a chunk at a time: with the log's writer
-        # in its own process, the first chunks commit while the last are decided.
-        sent: list[Future[list[Outcome]]] = []
         if scoring is None:
             answer = "store_unavailable" if model is None else await model
-            decisions = context.decide(order, answer, self._clock(), started, sent)
+            decisions, records = context.decide(order, answer, self._clock(), started)
         elif isinstance(scores := await scoring, str):
-            decisions = context.decide(order, scores, self._clock(), started, sent)
+            decisions, records = context.decide(order, scores, self._clock(), started)
         else:
             flagged = [i for i, s in enumerate(scores) if s >= explain_at]
             chosen = set(flagged)
             order = [i for i in order if i not in chosen] + flagged
             clear = order[: len(order) - len(flagged)]
             known = [Scored(float(scores[i]), ()) for i in clear]
-            decisions = context.decide(clear, known, self._clock(), started, sent)
+            decisions, records = context.decide(clear, known, self._clock(), started)
             if flagged:
                 assert model is not None
-                answer = await model
-                decisions += context.decide(flagged, answer, self._clock(), started, sent)
-        committed = [o for f in sent for o in await watch(loop, f)]
+                made, more = context.decide(flagged, await model, self._clock(), started)
+                decisions += made
+                records += more
+        committed = await watch(loop, self.log.submit_many(records))
         answers = self._answers(decisions, committed, started, batch)
         rank = sorted(range(len(order)), key=order.__getitem__)  # log order -> request order
         if champion.shadow is not None and observed is not None:
@@ -327,9 +324,6 @@ class Service:
             return False
 
 
-_CHUNK = 250  # records per submission of a batch to the log (see ``_Context.decide``)
-
-
 class _Context:
     """What the decisions of one request share."""
 
@@ -341,42 +335,33 @@ class _Context:
         policy: Policy,
         rules: RuleSet,
         kind: str,
-        log: DecisionLog,
     ) -> None:
         self.events, self.rows, self.champion = events, rows, champion
-        self.policy, self.rules, self.kind, self.log = policy, rules, kind, log
+        self.policy, self.rules, self.kind = policy, rules, kind
         self.outcomes = evaluate_many(rules, events, rows)
         self.requests = [request_json(e) for e in events]
 
     def decide(
-        self,
-        indices: list[int],
-        model: list[Scored] | Fallback,
-        at: datetime,
-        started: float,
-        sent: list[Future[list[Outcome]]],
-    ) -> list[Decision]:
+        self, indices: list[int], model: list[Scored] | Fallback, at: datetime, started: float
+    ) -> tuple[list[Decision], list[DecisionRecord]]:
         """Decide rows ``indices`` with the model's answer for each (``model[j]`` for the
-        j-th of them), or why there is none; their records are submitted to the log in
-        chunks of ``_CHUNK``, each chunk's future appended to ``sent``."""
+        j-th of them), or why there is none; the decisions and their log records."""
         events, rows, rules, policy = self.events, self.rows, self.rules, self.policy
-        version, outcomes, requests = self.champion.version, self.outcomes, self.requests
+        version, outcomes = self.champion.version, self.outcomes
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
-        decisions: list[Decision] = []
-        for start in range(0, len(indices), _CHUNK):
-            part = indices[start : start + _CHUNK]
-            made = [
-                decide(
-                    events[i], rows[i], model if isinstance(model, str) else model[start + j],
-                    version, rules, policy, decision_id=new_id(), decided_at=at,
-                    latency_ms=latency_ms, outcome=outcomes[i],
-                )
-                for j, i in enumerate(part)
-            ]  # fmt: skip
-            records = [d.to_record(self.kind, requests[i]) for d, i in zip(made, part, strict=True)]
-            sent.append(self.log.submit_many(records))
-            decisions += made
-        return decisions
+        decisions = [
+            decide(
+                events[i], rows[i], model if isinstance(model, str) else model[j], version,
+                rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
+                outcome=outcomes[i],
+            )
+            for j, i in enumerate(indices)
+        ]  # fmt: skip
+        requests = self.requests
+        records = [
+            d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
+        ]
+        return decisions, records
 
 
 def _labelled(decision: Mapping[str, Any], is_fraud: bool, at: datetime) -> PaymentAttempt:

@@ -7,14 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, Self, cast
+from typing import Self
 
 from riskline.config import Settings
 from riskline.errors import ConfigError
 from riskline.serving.auth import KeyRing
-
-LogWriter = Literal["process", "thread"]
-LOG_WRITERS: tuple[LogWriter, ...] = ("process", "thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +23,6 @@ class ServeSettings:
     ``low_confidence`` is a band ``[low, high)`` of scores decided by the rules instead.
     ``snapshot_every_mb``: journal growth between two snapshots of the embedded online store
     while it runs (0: only at shutdown), which bounds the replay of a restart after a kill.
-    ``log_writer``: where the decision log's records are chained, inserted and committed:
-    a child process (the default: that work no longer competes with the event loop for the
-    GIL, and a batch's first records are written while its last are decided) or a thread.
     """
 
     base: Settings
@@ -44,7 +38,6 @@ class ServeSettings:
     store_path: Path | None = None
     model_workers: int = 2
     snapshot_every_mb: float = 32.0
-    log_writer: LogWriter = "process"
 
     def __post_init__(self) -> None:
         if self.commit_reserve >= self.budget:
@@ -61,11 +54,6 @@ class ServeSettings:
             raise ConfigError(
                 f"snapshot_every_mb must be a number >= 0, got {self.snapshot_every_mb!r} "
                 "(RISKLINE_SNAPSHOT_EVERY_MB)."
-            )
-        if self.log_writer not in LOG_WRITERS:
-            raise ConfigError(
-                f"log_writer must be one of {', '.join(LOG_WRITERS)}, got {self.log_writer!r} "
-                "(RISKLINE_LOG_WRITER)."
             )
         if not 1 <= self.batch_max <= 100_000:
             raise ConfigError(f"batch_max must be in [1, 100000], got {self.batch_max!r}.")
@@ -88,7 +76,7 @@ class ServeSettings:
         ``RISKLINE_BUDGET_MS``, ``RISKLINE_LOW_CONFIDENCE`` ("0.08,0.12"),
         ``RISKLINE_BATCH_MAX``, ``RISKLINE_COMPROMISED_TERMINALS`` ("T1,T2"),
         ``RISKLINE_TOKEN_KEY`` (tokenises card numbers), ``RISKLINE_SNAPSHOT_EVERY_MB``,
-        ``RISKLINE_LOG_WRITER`` (process or thread), plus ``riskline.config.Settings``."""
+        plus ``riskline.config.Settings``."""
         base = Settings.from_env(env)
         if env.get("RISKLINE_API_KEYS_FILE"):
             keys = KeyRing.from_file(Path(env["RISKLINE_API_KEYS_FILE"]))
@@ -123,7 +111,6 @@ class ServeSettings:
             snapshot_every_mb=_number(
                 "RISKLINE_SNAPSHOT_EVERY_MB", env.get("RISKLINE_SNAPSHOT_EVERY_MB", "32")
             ),
-            log_writer=cast(LogWriter, env.get("RISKLINE_LOG_WRITER", "process")),
         )
 
 
