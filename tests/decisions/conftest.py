@@ -1,5 +1,4 @@
-"""Backends for the decision-log tests: in-memory, a SQLite file, a fresh PostgreSQL schema;
-the database ones also with their writer in a child process (``-process``).
+"""Backends for the decision-log tests: in-memory, a SQLite file, a fresh PostgreSQL schema.
 
 PostgreSQL runs at 127.0.0.1:5432 (trust auth, user ``postgres``, database ``test``). Each
 test gets its own schema ``rl_test_<hex>``, dropped with CASCADE afterwards. Outside CI an
@@ -58,21 +57,20 @@ def _opener(
         memory = InMemoryDecisionLog()
         opened.append(memory)
         return (lambda: memory), opened
-    if backend.startswith("sqlite"):
+    if backend == "sqlite":
         url, schema = f"sqlite:///{path}", None
     else:
         url, schema = PG_URL, request.getfixturevalue("pg_schema")
-    process = backend.endswith("process")
 
     def make() -> DecisionLog:
-        log = open_decision_log(url, schema=schema, process=process)
+        log = open_decision_log(url, schema=schema)
         opened.append(log)
         return log
 
     return make, opened
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "sqlite-process", "postgres-process"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def open_log(request: pytest.FixtureRequest, sqlite_path: Path) -> Iterator[Opener]:
     make, opened = _opener(request, request.param, sqlite_path)
     yield make
@@ -80,7 +78,7 @@ def open_log(request: pytest.FixtureRequest, sqlite_path: Path) -> Iterator[Open
         log.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "sqlite-process", "postgres-process"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def open_durable_log(request: pytest.FixtureRequest, sqlite_path: Path) -> Iterator[Opener]:
     make, opened = _opener(request, request.param, sqlite_path)
     yield make

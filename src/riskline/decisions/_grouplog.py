@@ -11,7 +11,6 @@ future in it with ``DecisionLogUnavailableError``: nothing uncommitted is acknow
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -71,24 +70,41 @@ class Reader(Protocol):
 Outcome = int | DuplicateDecisionError
 
 
-class LogReads(ABC):
-    """What every database log shares: appends through ``submit``/``submit_many``, reads of
-    committed rows through a ``Reader``."""
+class GroupCommitLog:
+    """A ``DecisionLog`` over a ``Writer`` and a ``Reader``; build it with ``start``."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, writer: Writer, reader: Reader, max_batch: int) -> None:
+        self._writer = writer
         self._reader = reader
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: deque[_Group] = deque()
+        self._queued = 0  # records in self._pending
+        self._closed = False
+        self._tail: tuple[int, bytes] | None = None  # None: read it from the database
+        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+
+    @classmethod
+    def start(cls, writer: Writer, reader: Reader, max_batch: int = 4_096) -> Self:
+        log = cls(writer, reader, max_batch)
+        log._thread.start()
+        return log
+
+    def submit(self, record: DecisionRecord) -> Future[int]:
+        group = _Group([encode(record)], single=True)
+        self._enqueue(group)
+        return group.future  # type: ignore[return-value]  # single: the seq itself
+
+    def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
+        group = _Group([encode(r) for r in records], single=False)
+        self._enqueue(group)
+        return group.future
 
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
         return seqs_or_raise(self.submit_many(list(records)).result())
-
-    @abstractmethod
-    def submit(self, record: DecisionRecord) -> Future[int]: ...
-
-    @abstractmethod
-    def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]: ...
 
     def get(self, decision_id: str) -> StoredDecision | None:
         row = self._reader.get(decision_id)
@@ -105,8 +121,14 @@ class LogReads(ABC):
     def verify(self) -> VerifyReport:
         return verify(self._chunks(0))
 
-    @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._writer.close()
+        self._reader.close()
 
     def __enter__(self) -> Self:
         return self
@@ -120,49 +142,6 @@ class LogReads(ABC):
         while chunk := self._reader.rows(since, _CHUNK):
             yield chunk
             since = chunk[-1][0]
-
-
-class GroupCommitLog(LogReads):
-    """A ``DecisionLog`` over a ``Writer`` and a ``Reader``; build it with ``start``."""
-
-    def __init__(self, writer: Writer, reader: Reader, max_batch: int) -> None:
-        super().__init__(reader)
-        self._committer = Committer(writer)
-        self._max_batch = max_batch
-        self._cond = threading.Condition()
-        self._pending: deque[_Group] = deque()
-        self._queued = 0  # records in self._pending
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-
-    @classmethod
-    def start(cls, writer: Writer, reader: Reader, max_batch: int = 4_096) -> Self:
-        log = cls(writer, reader, max_batch)
-        log._thread.start()
-        return log
-
-    def submit(self, record: DecisionRecord) -> Future[int]:
-        group = _Group([encode(record)], single=True)
-        self._enqueue(group)
-        return group.future  # type: ignore[return-value]  # single: the seq itself
-
-    def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
-        return self.submit_encoded([encode(r) for r in records])
-
-    def submit_encoded(self, records: list[Encoded]) -> Future[list[Outcome]]:
-        """``submit_many`` of records already encoded (``_chain.encode``)."""
-        group = _Group(records, single=False)
-        self._enqueue(group)
-        return group.future
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        if self._thread.is_alive():
-            self._thread.join()
-        self._committer.close()
-        self._reader.close()
 
     def _enqueue(self, group: _Group) -> None:
         if not group.records:
@@ -193,33 +172,16 @@ class GroupCommitLog(LogReads):
                     batch.append(self._pending.popleft())
                     take += len(batch[-1].records)
                 self._queued -= take
-            self._committer.commit(batch)
+            # A group cancelled before this point is dropped; after it, it cannot be.
+            live = [group for group in batch if group.future.set_running_or_notify_cancel()]
+            if live:
+                self._commit(live)
+            self._writer.maintain()
             with self._cond:
                 expect = min(take + self._queued, self._max_batch)
 
     def _enough(self, expect: int) -> Callable[[], bool]:
         return lambda: self._queued >= expect or self._closed
-
-
-class Committer:
-    """Commits groups of records through a ``Writer``, one transaction per call, and
-    answers each group's future; keeps the chain's tail between calls."""
-
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
-        self._tail: tuple[int, bytes] | None = None  # None: read it from the database
-
-    def commit(self, groups: list[_Group]) -> None:
-        """Commit ``groups`` together and answer them (a failure fails them all); then the
-        writer's housekeeping."""
-        # A group cancelled before this point is dropped; after it, it cannot be.
-        live = [group for group in groups if group.future.set_running_or_notify_cancel()]
-        if live:
-            self._commit(live)
-        self._writer.maintain()
-
-    def close(self) -> None:
-        self._writer.close()
 
     def _commit(self, live: list[_Group]) -> None:
         records = live[0].records if len(live) == 1 else [e for g in live for e in g.records]

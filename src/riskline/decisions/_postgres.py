@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from riskline.decisions._chain import Encoded, Row
-from riskline.decisions._grouplog import ConflictError, Reader, Writer
+from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
 from riskline.errors import ConfigError, DecisionLogUnavailableError
 
@@ -44,13 +44,17 @@ _DDL = (
 )
 
 
-def postgres_writer(url: str, schema: str | None) -> Writer:
-    """The writer of the log in ``schema`` (default ``public``) at ``url``, creating the
-    schema and its table if needed."""
-    conninfo, name, table = _target(url, schema)
+def open_postgres(url: str, schema: str | None) -> GroupCommitLog:
+    """Open (creating if needed) the log in ``schema`` (default ``public``) at ``url``."""
+    name = "public" if schema is None else schema
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise ConfigError(
+            f"schema must be a plain identifier (letters, digits, _; at most 63), got {name!r}."
+        )
+    conninfo = "postgresql://" + url.split("://", 1)[1]
     names = {
         "schema": sql.Identifier(name),
-        "table": table,
+        "table": sql.Identifier(name, "decisions"),
         "function": sql.Identifier(name, "decisions_append_only"),
     }
     try:
@@ -66,24 +70,8 @@ def postgres_writer(url: str, schema: str | None) -> Writer:
         raise DecisionLogUnavailableError(
             f"cannot open the decision log in schema {name!r} at {_redact(url)!r}: {exc}"
         ) from exc
-    return _PgWriter(conn, table)
-
-
-def postgres_reader(url: str, schema: str | None) -> Reader:
-    """Reads of the log in ``schema`` at ``url`` (its writer created it)."""
-    conninfo, _, table = _target(url, schema)
-    return _PgReader(conninfo, table)
-
-
-def _target(url: str, schema: str | None) -> tuple[str, str, sql.Identifier]:
-    """The connection string, the schema's name and the table; ``ConfigError`` for a schema
-    name that is not a plain identifier."""
-    name = "public" if schema is None else schema
-    if not _SCHEMA_NAME.fullmatch(name):
-        raise ConfigError(
-            f"schema must be a plain identifier (letters, digits, _; at most 63), got {name!r}."
-        )
-    return "postgresql://" + url.split("://", 1)[1], name, sql.Identifier(name, "decisions")
+    table = names["table"]
+    return GroupCommitLog.start(_PgWriter(conn, table), _PgReader(conninfo, table))
 
 
 def _redact(url: str) -> str:

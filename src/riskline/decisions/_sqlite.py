@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import cast
 
 from riskline.decisions._chain import Encoded, Row
-from riskline.decisions._grouplog import ConflictError, Reader, Writer
+from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
 from riskline.errors import DecisionLogUnavailableError
 
@@ -63,9 +63,8 @@ _CHECKPOINT_EVERY_S = 1.0
 _log = logging.getLogger("riskline.decisions")
 
 
-def sqlite_writer(path: Path) -> Writer:
-    """The writer of the log in the SQLite file at ``path``, creating the file and its table
-    if needed."""
+def open_sqlite(path: Path) -> GroupCommitLog:
+    """Open (creating if needed) the log in the SQLite file at ``path``."""
     try:
         conn = _connect(path)
         try:
@@ -89,12 +88,7 @@ def sqlite_writer(path: Path) -> Writer:
             f"cannot open the decision log at {str(path)!r}: {exc}. "
             "The folder must exist and be writable."
         ) from exc
-    return _SqliteWriter(conn, _Checkpointer(path))
-
-
-def sqlite_reader(path: Path) -> Reader:
-    """Reads of the log in the SQLite file at ``path`` (its writer created it)."""
-    return _SqliteReader(path)
+    return GroupCommitLog.start(_SqliteWriter(conn, _Checkpointer(path)), _SqliteReader(path))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -9,18 +9,15 @@ and its append raises ``DuplicateDecisionError`` carrying the committed record a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
-from riskline.decisions._grouplog import GroupCommitLog, Reader, Writer
-from riskline.decisions._postgres import postgres_reader, postgres_writer
-from riskline.decisions._process import ProcessLog
+from riskline.decisions._postgres import open_postgres
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
-from riskline.decisions._sqlite import sqlite_reader, sqlite_writer
+from riskline.decisions._sqlite import open_sqlite
 from riskline.errors import ConfigError, DuplicateDecisionError
 
 
@@ -87,12 +84,8 @@ class DecisionLog(Protocol):
     ) -> None: ...
 
 
-def open_decision_log(url: str, *, schema: str | None = None, process: bool = False) -> DecisionLog:
+def open_decision_log(url: str, *, schema: str | None = None) -> DecisionLog:
     """Open the log at ``url``, creating its table if needed, and resume its chain.
-
-    With ``process``, the records are chained, inserted and committed by a child process
-    (started here, stopped by ``close``), so that the callers' threads never wait for the GIL
-    on their account; the service uses it (``riskline serve``).
 
     ``sqlite:///relative/file.db`` or ``sqlite:////absolute/file.db`` for a SQLite file;
     ``postgresql+psycopg://user@host:port/db`` for PostgreSQL, with ``schema`` (default
@@ -110,20 +103,6 @@ def open_decision_log(url: str, *, schema: str | None = None, process: bool = Fa
         1
         1
     """
-    writer, reader = _backend(url, schema)
-    if process:
-        return ProcessLog.start(url, schema, reader())
-    return GroupCommitLog.start(writer(), reader())
-
-
-def open_writer(url: str, schema: str | None) -> Writer:
-    """The writer of the log at ``url`` (the writer process's side of ``open_decision_log``)."""
-    return _backend(url, schema)[0]()
-
-
-def _backend(url: str, schema: str | None) -> tuple[Callable[[], Writer], Callable[[], Reader]]:
-    """How to open the writer and the reader of the log at ``url``; ``ConfigError`` for a URL
-    or schema that names no log."""
     if url.startswith("sqlite:///"):
         if schema is not None:
             raise ConfigError(f"schema applies to PostgreSQL only; got {schema!r} for SQLite.")
@@ -132,9 +111,9 @@ def _backend(url: str, schema: str | None) -> tuple[Callable[[], Writer], Callab
             raise ConfigError(
                 f"the decision log needs a SQLite file path without options, got {url!r}."
             )
-        return partial(sqlite_writer, Path(path)), partial(sqlite_reader, Path(path))
+        return open_sqlite(Path(path))
     if url.startswith(("postgresql+psycopg://", "postgresql://")):
-        return partial(postgres_writer, url, schema), partial(postgres_reader, url, schema)
+        return open_postgres(url, schema)
     raise ConfigError(
         f"unsupported decision log URL {url!r}; use sqlite:///path/to/file.db "
         "or postgresql+psycopg://user@host:port/database."
