@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import orjson
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from riskline.models.evaluate import Evaluation, ScorerMetrics
+from riskline.models.figures import axes as _axes
+from riskline.models.figures import png as _png
 
 _ROWS = (
     ("PR-AUC (average precision)", "pr_auc_score"),
@@ -110,21 +108,6 @@ highest-scored cards per day.</p>
 """
     path.write_text(page, encoding="utf-8")
     return path
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buf)  # type: ignore[no-untyped-call]
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _axes(xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(6.0, 4.2), dpi=90, layout="tight")
-    ax = fig.add_subplot()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    return fig, ax
 
 
 def _pr(scorers: tuple[ScorerMetrics, ...]) -> str:
