@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 
 from riskline.decisions import (
     DecisionLog,
+    DecisionRecord,
     Policy,
     Thresholds,
     backtest,
@@ -21,6 +24,7 @@ from riskline.decisions import (
     replay,
     score_rows,
     verify,
+    write_backtest_report,
 )
 from riskline.errors import InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
@@ -154,6 +158,70 @@ def test_backtest_counts_moves_costs_and_flips(registry: Registry, log: Decision
     assert all(f.logged_action != f.new_action for f in result.flips)
     assert sum(b for _, b in result.by_action.values()) == 32
     assert result.cost_delta_minor == result.new_cost_minor - result.logged_cost_minor
+
+
+def log_labels(log: DecisionLog, frauds: dict[str, bool]) -> None:
+    """Log labels as ``POST /v1/fraud/labels`` does (a ``fraud_label`` record each)."""
+    for txid, is_fraud in frauds.items():
+        body = {"is_fraud": is_fraud, "label_available_at": AT.isoformat()}
+        log.append(DecisionRecord(f"label-{txid}", txid, "fraud_label", AT, body))
+
+
+def test_backtest_prices_decisions_with_their_logged_labels(
+    registry: Registry, log: DecisionLog
+) -> None:
+    v1 = register(registry, V1)
+    v2 = register(registry, V2)
+    log_decisions(log, V1, v1, 40)
+    labels = {f"t{i}": i % 3 == 0 for i in range(8, 40, 2)}  # in the period
+    labels["t1"] = True  # a label outside the period: not counted
+    log_labels(log, labels)
+    since = AT + timedelta(seconds=8)
+    result = backtest(log, registry, LinearModel.from_bytes, v2, since, costs=FRAUD_COSTS)
+    given = backtest(
+        log, registry, LinearModel.from_bytes, v2, since, costs=FRAUD_COSTS, labels=labels
+    )
+    unlabelled = backtest(
+        log, registry, LinearModel.from_bytes, v2, since, costs=FRAUD_COSTS, labels={}
+    )
+    assert result.labelled == 16
+    assert (result.logged_cost_minor, result.new_cost_minor) == (
+        given.logged_cost_minor,
+        given.new_cost_minor,
+    )
+    assert result.logged_cost_minor != unlabelled.logged_cost_minor  # the labels were used
+    frauds = [i for i in range(8, 40, 2) if i % 3 == 0]
+    t = Thresholds(0.1, 0.6)
+    stopped = [
+        sum(t.band(m.score([{"count_5m_by_card": i % 8, "value_amount_minor": 1_000 + i}])[0])
+            != "approve" for i in frauds)
+        for m in (V1, V2)
+    ]  # fmt: skip
+    assert result.fraud_stopped == (len(frauds), *stopped)
+
+
+def test_backtest_report_shows_moves_scores_costs_and_flips(
+    registry: Registry, log: DecisionLog, tmp_path: Path
+) -> None:
+    v1 = register(registry, V1)
+    v2 = register(registry, V2)
+    log_decisions(log, V1, v1, 40)
+    log_labels(log, {"t9": True, "t10": False})
+    result = backtest(log, registry, LinearModel.from_bytes, v2, AT, costs=FRAUD_COSTS)
+    assert result.flips  # V2 weighs velocity twice: some decisions move
+    page = write_backtest_report(result, tmp_path / "reports" / "bt.html", flips=3).read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 3
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert f"<h1>Backtest of {v2}</h1>" in page
+    assert f"{result.decisions:,} logged decisions from {AT.isoformat()}" in page
+    for action, (logged, new) in result.by_action.items():
+        assert f"<tr><td>{action}</td><td>{logged:,}</td><td>{new:,}</td>" in page
+    assert f"{result.cost_delta_minor:+,.0f}" in page
+    assert page.count("<tr><td>t") == 3  # the three largest score changes
+    largest = max(result.flips, key=lambda f: abs(f.new_score - f.logged_score))
+    assert f"<tr><td>{largest.transaction_id}</td>" in page
+    assert "(2 of 40)" in page
 
 
 def test_verify_reports_an_intact_chain(log: DecisionLog, registry: Registry) -> None:

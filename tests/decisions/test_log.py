@@ -49,6 +49,7 @@ def test_decisions_public_api() -> None:
         "replay",
         "score_rows",
         "verify",
+        "write_backtest_report",
     ]
 
 

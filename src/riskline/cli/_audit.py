@@ -6,15 +6,23 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from riskline.cli._common import console, fail, run_work
+from riskline.cli._common import console, fail, run_work, writable_file
 from riskline.cli._registry import open_registry
 from riskline.config import Settings
-from riskline.decisions import DecisionLog, backtest, open_decision_log, replay, verify
+from riskline.decisions import (
+    DecisionLog,
+    backtest,
+    open_decision_log,
+    replay,
+    verify,
+    write_backtest_report,
+)
 from riskline.fraud import FRAUD_COSTS
 from riskline.models import Model
 
@@ -90,10 +98,21 @@ def audit_backtest(
     since: Annotated[str, typer.Option(help="Start, ISO time with zone.")],
     until: Annotated[str | None, typer.Option(help="End (exclusive), ISO time.")] = None,
     show: Annotated[int, typer.Option(help="How many flipped transactions to list.")] = 20,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="HTML report to write [default: $RISKLINE_HOME/reports/backtest-MODEL.html]."
+        ),
+    ] = None,
 ) -> None:
-    """How logged decisions of a period would move under another model version and its bands."""
+    """How logged decisions of a period would move under another model version and its bands;
+    logged labels price the decisions they belong to. Writes an HTML report with figures."""
     start = _when("--since", since)
     end = None if until is None else _when("--until", until)
+    if report is None:
+        report = Settings.from_env(os.environ).home / "reports" / f"backtest-{model}.html"
+        report.parent.mkdir(parents=True, exist_ok=True)
+    target = writable_file(report, "--report")
 
     def work() -> None:
         with _log() as log, open_registry() as registry:
@@ -109,11 +128,17 @@ def audit_backtest(
         console.print(
             f"expected cost delta: {result.cost_delta_minor / 100:,.2f} (negative saves money)"
         )
+        frauds, before, after = result.fraud_stopped
+        console.print(
+            f"labelled: {result.labelled:,} decisions; of {frauds:,} frauds, "
+            f"{before:,} stopped as logged, {after:,} under {model}"
+        )
         for flip in result.flips[:show]:
             console.print(
                 f"  {flip.transaction_id}: {flip.logged_action} "
                 f"({flip.logged_score:.4f}) -> {flip.new_action} ({flip.new_score:.4f})"
             )
+        console.print(f"report: {write_backtest_report(result, target)}")
 
     run_work(work)
 

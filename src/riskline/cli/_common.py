@@ -28,18 +28,19 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def writable_file(path: Path) -> Path:
-    """Fail with one line unless ``path`` can be created (its folder exists and is writable)."""
+def writable_file(path: Path, option: str = "--out") -> Path:
+    """Fail with one line naming ``option`` unless ``path`` can be created (its folder exists
+    and is writable)."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        fail(f"--out {str(path)!r} is a folder; give a file path such as payments.parquet.")
+        fail(f"{option} {str(path)!r} is a folder; give the path of a file in it.")
     if not folder.is_dir():
-        fail(f"--out {str(path)!r}: folder {str(folder)!r} does not exist.")
+        fail(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist.")
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".riskline-probe-"):
             pass
     except OSError as exc:
-        fail(f"--out {str(path)!r} is not writable: {exc.strerror}.")
+        fail(f"{option} {str(path)!r} is not writable: {exc.strerror}.")
     return path
 
 

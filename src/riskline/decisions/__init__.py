@@ -1,5 +1,6 @@
 """Decisions: the engine (score + rules -> Decision), the hash-chained log, and its audit."""
 
+from riskline.decisions._backtest_report import write_backtest_report
 from riskline.decisions._memory import InMemoryDecisionLog
 from riskline.decisions._records import (
     GENESIS_HASH,
@@ -51,4 +52,5 @@ __all__ = [
     "replay",
     "score_rows",
     "verify",
+    "write_backtest_report",
 ]

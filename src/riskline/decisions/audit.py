@@ -100,7 +100,10 @@ class Backtest:
     """How the logged decisions of ``[since, until)`` would move under ``model_version``.
 
     ``moved[(a, b)]`` counts decisions logged as ``a`` that would be ``b`` (a != b). Expected
-    costs use a known label when given, otherwise each side's own calibrated score.
+    costs use a known label when there is one, otherwise each side's own calibrated score.
+    The per-decision tuples (logged order) hold what the report plots: both scores, both
+    actions and the label (None: not labelled). ``fraud_stopped`` counts the labelled frauds
+    reviewed or declined, as logged and as they would be.
     """
 
     model_version: str
@@ -111,11 +114,31 @@ class Backtest:
     logged_cost_minor: float
     new_cost_minor: float
     by_action: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    logged_scores: tuple[float, ...] = ()
+    new_scores: tuple[float, ...] = ()
+    logged_actions: tuple[Verdict, ...] = ()
+    new_actions: tuple[Verdict, ...] = ()
+    labels: tuple[bool | None, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
 
     @property
     def cost_delta_minor(self) -> float:
         """New minus logged expected cost: negative means the new version saves money."""
         return self.new_cost_minor - self.logged_cost_minor
+
+    @property
+    def labelled(self) -> int:
+        """Decisions of the period whose label is known."""
+        return sum(label is not None for label in self.labels)
+
+    @property
+    def fraud_stopped(self) -> tuple[int, int, int]:
+        """(labelled frauds, of them reviewed or declined as logged, as they would be)."""
+        frauds = [i for i, label in enumerate(self.labels) if label]
+        logged = sum(self.logged_actions[i] != "approve" for i in frauds)
+        new = sum(self.new_actions[i] != "approve" for i in frauds)
+        return len(frauds), logged, new
 
 
 def backtest(
@@ -132,61 +155,87 @@ def backtest(
 ) -> Backtest:
     """Replay the logged ``kind`` decisions decided in ``[since, until)`` under another
     version and its bands, in one vectorised scoring call; expected costs come from the
-    business's ``costs`` (the same matrix the bands were optimised for)."""
+    business's ``costs`` (the same matrix the bands were optimised for).
+
+    ``labels`` (transaction id -> is fraud) defaults to the labels logged beside the
+    decisions (``{kind}_label`` records, ``POST /v1/fraud/labels``).
+    """
     if since.tzinfo is None:
         raise InvalidRequestError(f"since must be timezone-aware (UTC), got {since!r}.")
-    records = [
-        r
-        for r in log.read()
-        if r.kind == kind and r.decided_at >= since and (until is None or r.decided_at < until)
-    ]
+    records, logged_labels = _period(log, kind, since, until, want_labels=labels is None)
+    known = logged_labels if labels is None else labels
     thresholds = Thresholds.from_policy(registry.get(model_version).decision_policy)
     model = loader(registry.load_artifact(model_version))
     scores = model.score([_row(r) for r in records]) if records else []
     moved: Counter[tuple[str, str]] = Counter()
-    before: Counter[str] = Counter()
-    after: Counter[str] = Counter()
     flips: list[Flip] = []
-    known = labels or {}
-    old_p, new_p, amounts, old_at, new_at = [], [], [], [], []
+    old_s, new_s, old_a, new_a, marks = [], [], [], [], []
     for record, new_score in zip(records, scores, strict=True):
-        old_action = str(record.body["action"])
+        old_action: Verdict = record.body["action"]  # type: ignore[assignment]  # logged by the engine
         old_score = _number(record.body.get("score"))
         new_action = thresholds.band(new_score)
-        before[old_action] += 1
-        after[new_action] += 1
-        label = known.get(record.transaction_id)
-        old_p.append(old_score if label is None else float(label))
-        new_p.append(new_score if label is None else float(label))
-        amounts.append(_amount(record))
-        old_at.append(ACTIONS.index(old_action))  # logged by the engine
-        new_at.append(ACTIONS.index(new_action))
+        old_s.append(old_score)
+        new_s.append(float(new_score))
+        old_a.append(old_action)
+        new_a.append(new_action)
+        marks.append(known.get(record.transaction_id))
         if old_action != new_action:
             moved[(old_action, new_action)] += 1
             flips.append(
                 Flip(
                     record.transaction_id,
                     record.decision_id,
-                    old_action,  # type: ignore[arg-type]  # logged by the engine
+                    old_action,
                     new_action,
                     old_score,
                     float(new_score),
                 )
             )
-    amount = np.array(amounts, np.int64)
+    amount = np.array([_amount(r) for r in records], np.int64)
     rows = np.arange(len(records))
-    old_cost = costs.action_costs(np.array(old_p, np.float64), amount)[rows, old_at].sum()
-    new_cost = costs.action_costs(np.array(new_p, np.float64), amount)[rows, new_at].sum()
+
+    def cost(p: list[float], actions: list[Verdict]) -> float:
+        known_p = [s if label is None else float(label) for s, label in zip(p, marks, strict=True)]
+        at = [ACTIONS.index(a) for a in actions]
+        return float(costs.action_costs(np.array(known_p, np.float64), amount)[rows, at].sum())
+
+    before, after = Counter(old_a), Counter(new_a)
     return Backtest(
         model_version,
         thresholds,
         len(records),
         dict(moved),
         tuple(flips),
-        float(old_cost),
-        float(new_cost),
+        cost(old_s, old_a),
+        cost(new_s, new_a),
         {a: (before[a], after[a]) for a in ACTIONS},
+        tuple(old_s),
+        tuple(new_s),
+        tuple(old_a),
+        tuple(new_a),
+        tuple(marks),
+        since,
+        until,
     )
+
+
+def _period(
+    log: DecisionLog, kind: str, since: datetime, until: datetime | None, *, want_labels: bool
+) -> tuple[list[StoredDecision], dict[str, bool]]:
+    """The ``kind`` decisions decided in ``[since, until)``, and (``want_labels``) every
+    logged label of ``kind``, by transaction id (the last one logged wins), in one read."""
+    records: list[StoredDecision] = []
+    labels: dict[str, bool] = {}
+    label_kind = f"{kind}_label"
+    for r in log.read():
+        if r.kind == kind:
+            if r.decided_at >= since and (until is None or r.decided_at < until):
+                records.append(r)
+        elif want_labels and r.kind == label_kind:
+            is_fraud = r.body.get("is_fraud")
+            if isinstance(is_fraud, bool):
+                labels[r.transaction_id] = is_fraud
+    return records, labels
 
 
 def _row(record: StoredDecision) -> Row:

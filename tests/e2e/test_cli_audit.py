@@ -1,0 +1,86 @@
+"""``riskline audit backtest`` from the command line, on real LightGBM models: the moves,
+the labels logged beside the decisions, and the HTML report with its figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from riskline.cli import app
+from riskline.decisions import DecisionRecord, Policy, Thresholds, decide, open_decision_log
+from riskline.decisions import score_rows as scored
+from riskline.events import PaymentAttempt
+from riskline.fraud import FRAUD_FEATURES, FRAUD_RULES
+from riskline.registry import Registry
+from tests.e2e.test_real_model import small_model
+from tests.registry.samples import lineage
+
+runner = CliRunner()
+AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home whose log holds 30 decisions of fraud-v1 (bands 0.3 / 0.7) and 3 labels; the
+    same model is registered again as fraud-v2 with lower bands (0.02 / 0.5): it scores 0.03
+    below an amount of 150,000 and 0.9 above, so the cheaper half moves to review."""
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path))
+    for name in ("RISKLINE_REGISTRY_URL", "RISKLINE_DECISION_LOG_URL"):
+        monkeypatch.delenv(name, raising=False)
+    model = small_model()
+    with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts") as reg:
+        for bands in (
+            {"review_at": 0.3, "decline_at": 0.7},
+            {"review_at": 0.02, "decline_at": 0.5},
+        ):
+            reg.register(
+                "fraud", model.to_bytes(), lineage(), {"trees": 20},
+                {"test_pr_auc": 0.9, "test_ece": 0.01}, bands, "alice",
+            )  # fmt: skip
+    policy = Policy(Thresholds(0.3, 0.7))
+    with open_decision_log(f"sqlite:///{tmp_path / 'decisions.db'}") as log:
+        for i in range(30):
+            amount = 100_000 + 3_500 * i
+            event = PaymentAttempt(f"t{i}", AT + timedelta(minutes=i), amount, card_token="k")
+            x = {**dict.fromkeys(FRAUD_FEATURES.names, 0.5), "value_amount_minor": amount}
+            d = decide(
+                event, x, scored(model, [x], 0.3, 3)[0], "fraud-v1", FRAUD_RULES, policy,
+                decision_id=f"d{i}", decided_at=event.ts, latency_ms=0.5,
+            )  # fmt: skip
+            log.append(d.to_record("fraud", {"amount_minor": amount}))
+        for txid, is_fraud in (("t2", True), ("t20", True), ("t29", False)):
+            body = {"is_fraud": is_fraud, "label_available_at": AT.isoformat()}
+            log.append(DecisionRecord(f"l-{txid}", txid, "fraud_label", AT, body))
+    return tmp_path
+
+
+def test_backtest_prints_the_moves_and_writes_its_report(home: Path) -> None:
+    since = (AT + timedelta(minutes=1)).isoformat()
+    result = runner.invoke(app, ["audit", "backtest", "--model", "fraud-v2", "--since", since])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "29 decisions under fraud-v2" in out
+    assert "moved approve -> review: 14" in out  # t1..t14
+    assert "labelled: 3 decisions; of 2 frauds, 1 stopped as logged, 2 under fraud-v2" in out
+    report = home / "reports" / "backtest-fraud-v2.html"
+    assert f"report: {report}" in out.replace("\n", "")
+    page = report.read_text()
+    assert page.count('src="data:image/png;base64,') == 3
+    assert "<h1>Backtest of fraud-v2</h1>" in page
+
+
+def test_backtest_report_path_is_checked_first(home: Path) -> None:
+    args = ["audit", "backtest", "--model", "fraud-v2", "--since", AT.isoformat()]
+    folder = runner.invoke(app, [*args, "--report", str(home)])
+    assert folder.exit_code == 2
+    assert f"--report {str(home)!r} is a folder" in folder.output
+    missing = home / "nowhere" / "bt.html"
+    absent = runner.invoke(app, [*args, "--report", str(missing)])
+    assert absent.exit_code == 2
+    assert "does not exist" in absent.output
+    chosen = home / "bt.html"
+    assert runner.invoke(app, [*args, "--report", str(chosen)]).exit_code == 0
+    assert chosen.read_text().startswith("<!doctype html>")
