@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -213,3 +214,36 @@ def test_a_closed_log_refuses_appends_and_reads(open_log: Opener) -> None:
         log.append(sample_record(2))
     with pytest.raises(DecisionLogUnavailableError, match="closed"):
         log.get("d1")
+
+
+def test_a_read_selects_kinds_and_a_period_as_a_filter_would(open_log: Opener) -> None:
+    """Every backend selects by kind and ``[start, end)`` itself; the records are those of a
+    full read filtered in Python, in seq order, whatever the bounds' time zones."""
+    log = open_log()
+    kinds = ("fraud", "fraud_label", "credit")
+    log.append_many(sample_record(n, kind=kinds[n % 3]) for n in range(1, 61))
+    everything = list(log.read())
+    paris = timezone(timedelta(hours=1))
+    windows = [
+        ({"fraud"}, None, None),
+        (("fraud", "credit"), START_AT + timedelta(milliseconds=10), None),
+        (None, START_AT + timedelta(milliseconds=10), START_AT + timedelta(milliseconds=31)),
+        (["fraud_label"], None, (START_AT + timedelta(milliseconds=20)).astimezone(paris)),
+        (("fraud",), START_AT + timedelta(days=1), None),  # after every record: nothing
+    ]
+    for kinds_of, start, end in windows:
+        expected = [
+            r
+            for r in everything
+            if (kinds_of is None or r.kind in kinds_of)
+            and (start is None or r.decided_at >= start)
+            and (end is None or r.decided_at < end)
+        ]
+        got = list(log.read(kinds=kinds_of, start=start, end=end))
+        assert got == expected, (kinds_of, start, end)
+    assert [r.seq for r in log.read(40, kinds=["fraud"])] == [42, 45, 48, 51, 54, 57, 60]
+    with pytest.raises(InvalidDecisionError, match="start must be timezone-aware"):
+        list(log.read(start=datetime(2026, 3, 1)))  # noqa: DTZ001
+    with pytest.raises(InvalidDecisionError, match="kinds is empty"):
+        list(log.read(kinds=[]))
+    log.close()

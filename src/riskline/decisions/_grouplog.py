@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored, verify
+from riskline.decisions._chain import (
+    GENESIS,
+    Encoded,
+    Row,
+    Window,
+    chain,
+    encode,
+    to_stored,
+    verify,
+)
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
@@ -63,7 +73,10 @@ class Reader(Protocol):
 
     def get(self, decision_id: str) -> Row | None: ...
     def find(self, kind: str, transaction_id: str) -> Row | None: ...
-    def rows(self, since: int, limit: int) -> list[Row]: ...
+    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
+        """Up to ``limit`` rows after seq ``since``, in seq order, of ``window`` only."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -114,8 +127,16 @@ class GroupCommitLog:
         row = self._reader.find(kind, transaction_id)
         return None if row is None else to_stored(row)
 
-    def read(self, since: int = 0) -> Iterator[StoredDecision]:
-        for chunk in self._chunks(since):
+    def read(
+        self,
+        since: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[StoredDecision]:
+        window = Window.of(kinds, start, end)
+        for chunk in self._chunks(since, window):
             yield from map(to_stored, chunk)
 
     def verify(self) -> VerifyReport:
@@ -138,8 +159,8 @@ class GroupCommitLog:
     ) -> None:
         self.close()
 
-    def _chunks(self, since: int) -> Iterator[list[Row]]:
-        while chunk := self._reader.rows(since, _CHUNK):
+    def _chunks(self, since: int, window: Window | None = None) -> Iterator[list[Row]]:
+        while chunk := self._reader.rows(since, _CHUNK, window):
             yield chunk
             since = chunk[-1][0]
 

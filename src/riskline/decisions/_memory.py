@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from riskline.decisions._chain import GENESIS, Encoded, Row, encode, to_stored, verify
+from riskline.decisions._chain import GENESIS, Encoded, Row, Window, encode, to_stored, verify
 from riskline.decisions._grouplog import Outcome, plan, seqs_or_raise
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
 from riskline.errors import DecisionLogUnavailableError
@@ -69,11 +70,19 @@ class InMemoryDecisionLog:
             row = self._by_key.get((kind, transaction_id))
         return None if row is None else to_stored(row)
 
-    def read(self, since: int = 0) -> Iterator[StoredDecision]:
+    def read(
+        self,
+        since: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[StoredDecision]:
+        window = Window.of(kinds, start, end)
         with self._lock:
             self._check_open()
             rows = self._rows[max(since, 0) :]
-        return map(to_stored, rows)
+        return map(to_stored, rows if window is None else filter(window.holds, rows))
 
     def verify(self) -> VerifyReport:
         with self._lock:

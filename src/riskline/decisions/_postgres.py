@@ -15,7 +15,7 @@ from typing import cast
 import psycopg
 from psycopg import sql
 
-from riskline.decisions._chain import Encoded, Row
+from riskline.decisions._chain import Encoded, Row, Window, within
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
 from riskline.errors import ConfigError, DecisionLogUnavailableError
@@ -132,7 +132,7 @@ class _PgReader:
         select = sql.SQL("SELECT {} FROM {} ").format(_COLUMNS, table)
         self._get = select + sql.SQL("WHERE decision_id = %s")
         self._find = select + sql.SQL("WHERE kind = %s AND transaction_id = %s")
-        self._rows = select + sql.SQL("WHERE seq > %s ORDER BY seq LIMIT %s")
+        self._select = select
 
     def get(self, decision_id: str) -> Row | None:
         return self._one(self._get, (decision_id,))
@@ -140,9 +140,11 @@ class _PgReader:
     def find(self, kind: str, transaction_id: str) -> Row | None:
         return self._one(self._find, (kind, transaction_id))
 
-    def rows(self, since: int, limit: int) -> list[Row]:
+    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
+        where, params = within(window, "%s", 'COLLATE "C"')
+        query = self._select + sql.SQL(f"WHERE seq > %s{where} ORDER BY seq LIMIT %s")
         with self._pool.borrow() as conn:
-            cur = conn.execute(self._rows, (since, limit), binary=True)
+            cur = conn.execute(query, (since, *params, limit), binary=True)
             return cast(list[Row], cur.fetchall())
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from riskline.decisions._chain import Encoded, Row
+from riskline.decisions._chain import Encoded, Row, Window, within
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
 from riskline.errors import DecisionLogUnavailableError
@@ -197,10 +197,11 @@ class _SqliteReader:
         with self._pool.borrow() as conn:
             return _one(conn.execute(sql, (kind, transaction_id)))
 
-    def rows(self, since: int, limit: int) -> list[Row]:
-        sql = f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?"
+    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
+        where, params = within(window, "?")
+        sql = f"{_SELECT} WHERE seq > ?{where} ORDER BY seq LIMIT ?"
         with self._pool.borrow() as conn:
-            return cast(list[Row], conn.execute(sql, (since, limit)).fetchall())
+            return cast(list[Row], conn.execute(sql, (since, *params, limit)).fetchall())
 
     def close(self) -> None:
         self._pool.close()

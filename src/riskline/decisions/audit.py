@@ -223,15 +223,12 @@ def _period(
     log: DecisionLog, kind: str, since: datetime, until: datetime | None, *, want_labels: bool
 ) -> tuple[list[StoredDecision], dict[str, bool]]:
     """The ``kind`` decisions decided in ``[since, until)``, and (``want_labels``) every
-    logged label of ``kind``, by transaction id (the last one logged wins), in one read."""
-    records: list[StoredDecision] = []
+    logged label of ``kind`` by transaction id (the last one logged wins): the log selects
+    both, so the records around the period are never parsed."""
+    records = list(log.read(kinds=(kind,), start=since, end=until))
     labels: dict[str, bool] = {}
-    label_kind = f"{kind}_label"
-    for r in log.read():
-        if r.kind == kind:
-            if r.decided_at >= since and (until is None or r.decided_at < until):
-                records.append(r)
-        elif want_labels and r.kind == label_kind:
+    if want_labels:
+        for r in log.read(kinds=(f"{kind}_label",)):
             is_fraud = r.body.get("is_fraud")
             if isinstance(is_fraud, bool):
                 labels[r.transaction_id] = is_fraud

@@ -9,8 +9,9 @@ and its append raises ``DuplicateDecisionError`` carrying the committed record a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -65,8 +66,19 @@ class DecisionLog(Protocol):
         """The committed record for ``(kind, transaction_id)``, if any (idempotency check)."""
         ...
 
-    def read(self, since: int = 0) -> Iterator[StoredDecision]:
-        """Committed records with ``seq > since``, in seq order, read in chunks."""
+    def read(
+        self,
+        since: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[StoredDecision]:
+        """Committed records with ``seq > since``, in seq order, read in chunks: only those
+        of ``kinds`` (every kind if None) decided in ``[start, end)`` (tz-aware; open ends
+        if None). The backend selects them, so a period of a long log is read without
+        parsing the records around it. Raises ``InvalidDecisionError`` for a naive bound or
+        an empty ``kinds``."""
         ...
 
     def verify(self) -> VerifyReport:
