@@ -3,6 +3,7 @@ the labels logged beside the decisions, and the HTML report with its figures."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,3 +85,22 @@ def test_backtest_report_path_is_checked_first(home: Path) -> None:
     chosen = home / "bt.html"
     assert runner.invoke(app, [*args, "--report", str(chosen)]).exit_code == 0
     assert chosen.read_text().startswith("<!doctype html>")
+
+
+def test_verify_and_replay_from_the_command_line(home: Path) -> None:
+    intact = runner.invoke(app, ["audit", "verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "chain intact: 33 records, head #33" in intact.stdout
+    replayed = runner.invoke(app, ["audit", "replay", "d7"])
+    assert replayed.exit_code == 0, replayed.output
+    assert "under fraud-v1" in replayed.stdout
+    assert "replay matches" in replayed.stdout
+    with sqlite3.connect(home / "decisions.db") as db:  # an insider edits a score
+        db.execute("DROP TRIGGER decisions_no_update")
+        (body,) = db.execute("SELECT body FROM decisions WHERE seq = 8").fetchone()
+        edited = body.replace(b'"action":"approve"', b'"action":"decline"')
+        assert edited != body
+        db.execute("UPDATE decisions SET body = ? WHERE seq = 8", (edited,))
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "chain broken at record #8 (decision d7): hash_mismatch" in broken.output

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from riskline.cli._common import console, fail, run_work, writable_file
+from riskline.cli._common import console, err, fail, run_work, writable_file
 from riskline.cli._registry import open_registry
 from riskline.config import Settings
 from riskline.decisions import (
@@ -54,7 +54,7 @@ def audit_verify() -> None:
     """Check the whole hash chain; name the first broken record (exit 1) if any."""
 
     def work() -> None:
-        with _log() as log:
+        with _log() as log, err.status("verifying the chain from its first record"):
             report = verify(log)
         if report.broken_seq is None:
             console.print(
@@ -115,7 +115,11 @@ def audit_backtest(
     target = writable_file(report, "--report")
 
     def work() -> None:
-        with _log() as log, open_registry() as registry:
+        with (
+            _log() as log,
+            open_registry() as registry,
+            err.status(f"reading the period's decisions and replaying them under {model}"),
+        ):
             result = backtest(
                 log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
             )
