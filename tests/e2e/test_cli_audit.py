@@ -95,7 +95,7 @@ def test_verify_and_replay_from_the_command_line(home: Path) -> None:
     assert replayed.exit_code == 0, replayed.output
     assert "under fraud-v1" in replayed.stdout
     assert "replay matches" in replayed.stdout
-    with sqlite3.connect(home / "decisions.db") as db:  # an insider edits a score
+    with sqlite3.connect(home / "decisions.db") as db:  # an insider edits a decision
         db.execute("DROP TRIGGER decisions_no_update")
         (body,) = db.execute("SELECT body FROM decisions WHERE seq = 8").fetchone()
         edited = body.replace(b'"action":"approve"', b'"action":"decline"')
