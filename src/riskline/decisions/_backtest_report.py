@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from riskline.decisions.audit import Backtest
 from riskline.models import ACTIONS
-from riskline.models.figures import axes, png
+from riskline.models.figures import axes, figure_tags, page, png
 
 _FLOOR = 1e-5  # scores below this are drawn at it (log axes)
 _MAX_POINTS = 20_000  # the scatter draws an even sample of longer periods
@@ -31,11 +31,6 @@ def write_backtest_report(result: Backtest, path: Path, *, flips: int = 50) -> P
         ("Each decision's score, logged and under the new version", _scatter(r)),
         ("Score distributions", _histograms(r)),
     ]
-    images = "".join(
-        f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{image}">'
-        f"<figcaption>{html.escape(title)}</figcaption></figure>"
-        for title, image in figures
-    )
     actions = "".join(
         f"<tr><td>{a}</td><td>{logged:,}</td><td>{new:,}</td><td>{new - logged:+,}</td></tr>"
         for a, (logged, new) in r.by_action.items()
@@ -50,13 +45,7 @@ def write_backtest_report(result: Backtest, path: Path, *, flips: int = 50) -> P
     )
     start = r.since.isoformat() if r.since else "the start of the log"
     period = f"from {start} to {r.until.isoformat() if r.until else 'the end of the log'}"
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>riskline backtest</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
-text-align:right}}td:first-child{{text-align:left}}figure{{display:inline-block;margin:8px}}
-img{{width:520px}}</style></head><body>
-<h1>Backtest of {html.escape(r.model_version)}</h1>
+    body = f"""<h1>Backtest of {html.escape(r.model_version)}</h1>
 <p>{r.decisions:,} logged decisions {html.escape(period)}, replayed under
 {html.escape(r.model_version)} and its bands (review at {r.thresholds.review_at:.4f},
 decline at {r.thresholds.decline_at:.4f}). {len(r.flips):,} would change their action.</p>
@@ -71,14 +60,12 @@ stop {stopped_after:,}.</p>
 <h2>Decisions by action</h2>
 <table><tr><th>action</th><th>as logged</th><th>would be</th><th>change</th></tr>{actions}
 </table>
-<h2>Figures</h2>{images}
+<h2>Figures</h2>{figure_tags(figures)}
 <h2>Largest score changes among the {len(r.flips):,} flips</h2>
 <table><tr><th>transaction</th><th>decision</th><th>logged</th><th>score</th>
-<th>would be</th><th>score</th></tr>{flipped}</table>
-</body></html>
-"""
+<th>would be</th><th>score</th></tr>{flipped}</table>"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page("riskline backtest", body), encoding="utf-8")
     return path
 
 

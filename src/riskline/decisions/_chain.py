@@ -9,8 +9,7 @@ are exactly the ones hashed, so verification never parses JSON.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -69,63 +68,6 @@ def utc_text(at: datetime) -> str:
     text = at.astimezone(UTC).isoformat(timespec="microseconds")
     _last_time = (at, text)
     return text
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Which committed rows a read returns: those of ``kinds`` (any kind if None) decided
-    in ``[start, end)`` (UTC text as stored, so the backends compare it as text)."""
-
-    kinds: tuple[str, ...] | None = None
-    start: str | None = None
-    end: str | None = None
-
-    @classmethod
-    def of(
-        cls,
-        kinds: Collection[str] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> Window | None:
-        """The window, or None when it takes every row; ``InvalidDecisionError`` for a naive
-        bound or no kind at all."""
-        for name, at in (("start", start), ("end", end)):
-            if at is not None and at.utcoffset() is None:
-                raise InvalidDecisionError(f"{name} must be timezone-aware (UTC), got {at!r}.")
-        if kinds is not None and not kinds:
-            raise InvalidDecisionError("kinds is empty: name at least one kind, or pass None.")
-        if kinds is None and start is None and end is None:
-            return None
-        return cls(
-            None if kinds is None else tuple(sorted(kinds)),
-            None if start is None else utc_text(start),
-            None if end is None else utc_text(end),
-        )
-
-    def holds(self, row: Row) -> bool:
-        at = row[4]
-        return (
-            (self.kinds is None or row[3] in self.kinds)
-            and (self.start is None or at >= self.start)
-            and (self.end is None or at < self.end)
-        )
-
-
-def within(window: Window | None, mark: str, collate: str = "") -> tuple[str, list[str]]:
-    """The SQL conditions (each after `` AND``) and parameters of ``window``, with the
-    backend's placeholder ``mark``; ``collate`` makes text compare byte by byte."""
-    if window is None:
-        return "", []
-    where, params = "", list[str]()
-    column = f"decided_at {collate}" if collate else "decided_at"
-    if window.kinds is not None:
-        where += f" AND kind IN ({', '.join([mark] * len(window.kinds))})"
-        params += window.kinds
-    for bound, op in ((window.start, ">="), (window.end, "<")):
-        if bound is not None:
-            where += f" AND {column} {op} {mark}"
-            params.append(bound)
-    return where, params
 
 
 def digest(

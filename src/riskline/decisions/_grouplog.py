@@ -22,13 +22,13 @@ from riskline.decisions._chain import (
     GENESIS,
     Encoded,
     Row,
-    Window,
     chain,
     encode,
     to_stored,
     verify,
 )
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.decisions._window import Window
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
 _CHUNK = 20_000  # rows per read query: large enough that query overhead vanishes

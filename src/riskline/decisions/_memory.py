@@ -9,9 +9,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from riskline.decisions._chain import GENESIS, Encoded, Row, Window, encode, to_stored, verify
+from riskline.decisions._chain import GENESIS, Encoded, Row, encode, to_stored, verify
 from riskline.decisions._grouplog import Outcome, plan, seqs_or_raise
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.decisions._window import Window
 from riskline.errors import DecisionLogUnavailableError
 
 

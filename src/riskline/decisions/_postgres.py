@@ -15,9 +15,10 @@ from typing import cast
 import psycopg
 from psycopg import sql
 
-from riskline.decisions._chain import Encoded, Row, Window, within
+from riskline.decisions._chain import Encoded, Row
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
+from riskline.decisions._window import Window, within
 from riskline.errors import ConfigError, DecisionLogUnavailableError
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")

@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from riskline.decisions._chain import Encoded, Row, Window, within
+from riskline.decisions._chain import Encoded, Row
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
+from riskline.decisions._window import Window, within
 from riskline.errors import DecisionLogUnavailableError
 
 _DDL = """

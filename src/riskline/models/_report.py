@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from riskline.models.evaluate import Evaluation, ScorerMetrics
 from riskline.models.figures import axes as _axes
+from riskline.models.figures import figure_tags, page
 from riskline.models.figures import png as _png
 
 _ROWS = (
@@ -70,23 +71,12 @@ def write_report(evaluation: Evaluation, path: Path) -> Path:
         f"<tr><td>{t:.2f}</td><td>{p:.3f}</td><td>{r:.3f}</td><td>{f:.3f}</td></tr>"
         for t, p, r, f in e.model.curves.thresholds
     )
-    images = "".join(
-        f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}">'
-        f"<figcaption>{html.escape(title)}</figcaption></figure>"
-        for title, png in figures
-    )
     importance = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{value:.4f}</td></tr>"
         for name, value in e.importance[:20]
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in e.notes)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>riskline evaluation</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
-text-align:right}}td:first-child{{text-align:left}}figure{{display:inline-block;margin:8px}}
-img{{width:520px}}</style></head><body>
-<h1>Model evaluation (test period)</h1>
+    body = f"""<h1>Model evaluation (test period)</h1>
 <p>{e.rows:,} rows, {e.positives:,} positives ({e.positives / e.rows:.3%}). Predicting
 "genuine" for every row scores accuracy {e.all_genuine_accuracy_score:.4f}: accuracy is no
 measure here. Recall at FPR &le; {e.fpr_limit:.1%}; precision@{e.k} counts the {e.k}
@@ -103,10 +93,8 @@ highest-scored cards per day.</p>
 <h2>Global importance (mean |SHAP|, log-odds)</h2>
 <table><tr><th>feature</th><th>mean |SHAP|</th></tr>{importance}</table>
 <ul>{notes}</ul>
-<h2>Figures</h2>{images}
-</body></html>
-"""
-    path.write_text(page, encoding="utf-8")
+<h2>Figures</h2>{figure_tags(figures)}"""
+    path.write_text(page("riskline evaluation", body), encoding="utf-8")
     return path
 
 
