@@ -7,6 +7,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,19 @@ def test_backtest_report_shows_moves_scores_costs_and_flips(
     largest = max(result.flips, key=lambda f: abs(f.new_score - f.logged_score))
     assert f"<tr><td>{largest.transaction_id}</td>" in page
     assert "(2 of 40)" in page
+
+
+def test_backtest_refuses_a_period_it_cannot_mean(registry: Registry, log: DecisionLog) -> None:
+    v2 = register(registry, V2)
+    run = partial(backtest, log, registry, LinearModel.from_bytes, v2, costs=FRAUD_COSTS)
+    with pytest.raises(InvalidRequestError, match="since must be timezone-aware"):
+        run(datetime(2026, 3, 1))  # noqa: DTZ001
+    with pytest.raises(InvalidRequestError, match="until must be timezone-aware"):
+        run(AT, until=datetime(2026, 3, 2))  # noqa: DTZ001
+    with pytest.raises(
+        InvalidRequestError, match=r"until \(2026-03-01T12:00:00\+00:00\) must be after"
+    ):
+        run(AT, until=AT)
 
 
 def test_verify_reports_an_intact_chain(log: DecisionLog, registry: Registry) -> None:

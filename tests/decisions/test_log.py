@@ -246,4 +246,6 @@ def test_a_read_selects_kinds_and_a_period_as_a_filter_would(open_log: Opener) -
         list(log.read(start=datetime(2026, 3, 1)))  # noqa: DTZ001
     with pytest.raises(InvalidDecisionError, match="kinds is empty"):
         list(log.read(kinds=[]))
+    with pytest.raises(InvalidDecisionError, match=r"a collection such as \('fraud',\)"):
+        list(log.read(kinds="fraud"))
     log.close()

@@ -32,6 +32,10 @@ class Window:
         for name, at in (("start", start), ("end", end)):
             if at is not None and at.utcoffset() is None:
                 raise InvalidDecisionError(f"{name} must be timezone-aware (UTC), got {at!r}.")
+        if isinstance(kinds, str):
+            raise InvalidDecisionError(
+                f"kinds must be a collection such as ({kinds!r},), not a str."
+            )
         if kinds is not None and not kinds:
             raise InvalidDecisionError("kinds is empty: name at least one kind, or pass None.")
         if kinds is None and start is None and end is None:

@@ -160,8 +160,13 @@ def backtest(
     ``labels`` (transaction id -> is fraud) defaults to the labels logged beside the
     decisions (``{kind}_label`` records, ``POST /v1/fraud/labels``).
     """
-    if since.tzinfo is None:
-        raise InvalidRequestError(f"since must be timezone-aware (UTC), got {since!r}.")
+    for name, at in (("since", since), ("until", until)):
+        if at is not None and at.utcoffset() is None:
+            raise InvalidRequestError(f"{name} must be timezone-aware (UTC), got {at!r}.")
+    if until is not None and until <= since:
+        raise InvalidRequestError(
+            f"until ({until.isoformat()}) must be after since ({since.isoformat()})."
+        )
     records, logged_labels = _period(log, kind, since, until, want_labels=labels is None)
     known = logged_labels if labels is None else labels
     thresholds = Thresholds.from_policy(registry.get(model_version).decision_policy)
