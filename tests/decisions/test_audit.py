@@ -19,6 +19,7 @@ from riskline.decisions import (
     DecisionRecord,
     Policy,
     Thresholds,
+    audit,
     backtest,
     decide,
     open_decision_log,
@@ -223,6 +224,19 @@ def test_backtest_report_shows_moves_scores_costs_and_flips(
     largest = max(result.flips, key=lambda f: abs(f.new_score - f.logged_score))
     assert f"<tr><td>{largest.transaction_id}</td>" in page
     assert "(2 of 40)" in page
+
+
+def test_backtest_in_small_scoring_chunks_equals_one_call(
+    registry: Registry, log: DecisionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v2 = register(registry, V2)
+    log_decisions(log, V1, register(registry, V1), 40)
+    log_labels(log, {"t12": True, "t30": False})
+    whole = backtest(log, registry, LinearModel.from_bytes, v2, AT, costs=FRAUD_COSTS)
+    monkeypatch.setattr(audit, "_SCORE_CHUNK", 7)
+    chunked = backtest(log, registry, LinearModel.from_bytes, v2, AT, costs=FRAUD_COSTS)
+    assert chunked == whole
+    assert whole.decisions == 40
 
 
 def test_backtest_refuses_a_period_it_cannot_mean(registry: Registry, log: DecisionLog) -> None:

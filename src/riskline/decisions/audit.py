@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from riskline.registry import Registry
 from riskline.rules import Verdict
 
 Loader = Callable[[bytes], Scorer]
+_SCORE_CHUNK = 50_000  # decisions per scoring call in a backtest
 """Builds a scorer from a registry artefact (``riskline.models.Model.from_bytes``)."""
 
 
@@ -154,7 +156,9 @@ def backtest(
     labels: Mapping[str, bool] | None = None,
 ) -> Backtest:
     """Replay the logged ``kind`` decisions decided in ``[since, until)`` under another
-    version and its bands, in one vectorised scoring call; expected costs come from the
+    version and its bands, scored ``_SCORE_CHUNK`` at a time (the log selects the period
+    and its bodies are parsed and freed chunk by chunk, so a long period fits in memory);
+    expected costs come from the
     business's ``costs`` (the same matrix the bands were optimised for).
 
     ``labels`` (transaction id -> is fraud) defaults to the labels logged beside the
@@ -167,37 +171,38 @@ def backtest(
         raise InvalidRequestError(
             f"until ({until.isoformat()}) must be after since ({since.isoformat()})."
         )
-    records, logged_labels = _period(log, kind, since, until, want_labels=labels is None)
-    known = logged_labels if labels is None else labels
+    known = _logged_labels(log, kind) if labels is None else labels
     thresholds = Thresholds.from_policy(registry.get(model_version).decision_policy)
     model = loader(registry.load_artifact(model_version))
-    scores = model.score([_row(r) for r in records]) if records else []
     moved: Counter[tuple[str, str]] = Counter()
     flips: list[Flip] = []
-    old_s, new_s, old_a, new_a, marks = [], [], [], [], []
-    for record, new_score in zip(records, scores, strict=True):
-        old_action: Verdict = record.body["action"]  # type: ignore[assignment]  # logged by the engine
-        old_score = _number(record.body.get("score"))
-        new_action = thresholds.band(new_score)
-        old_s.append(old_score)
-        new_s.append(float(new_score))
-        old_a.append(old_action)
-        new_a.append(new_action)
-        marks.append(known.get(record.transaction_id))
-        if old_action != new_action:
-            moved[(old_action, new_action)] += 1
-            flips.append(
-                Flip(
-                    record.transaction_id,
-                    record.decision_id,
-                    old_action,
-                    new_action,
-                    old_score,
-                    float(new_score),
+    old_s, new_s, old_a, new_a, marks, amounts = [], [], [], [], [], []
+    period = log.read(kinds=(kind,), start=since, end=until)
+    while records := list(islice(period, _SCORE_CHUNK)):  # bodies are freed chunk by chunk
+        for record, new_score in zip(records, model.score([_row(r) for r in records]), strict=True):
+            old_action: Verdict = record.body["action"]  # type: ignore[assignment]  # logged by the engine
+            old_score = _number(record.body.get("score"))
+            new_action = thresholds.band(new_score)
+            old_s.append(old_score)
+            new_s.append(float(new_score))
+            old_a.append(old_action)
+            new_a.append(new_action)
+            marks.append(known.get(record.transaction_id))
+            amounts.append(_amount(record))
+            if old_action != new_action:
+                moved[(old_action, new_action)] += 1
+                flips.append(
+                    Flip(
+                        record.transaction_id,
+                        record.decision_id,
+                        old_action,
+                        new_action,
+                        old_score,
+                        float(new_score),
+                    )
                 )
-            )
-    amount = np.array([_amount(r) for r in records], np.int64)
-    rows = np.arange(len(records))
+    amount = np.array(amounts, np.int64)
+    rows = np.arange(len(amounts))
 
     def cost(p: list[float], actions: list[Verdict]) -> float:
         known_p = [s if label is None else float(label) for s, label in zip(p, marks, strict=True)]
@@ -208,7 +213,7 @@ def backtest(
     return Backtest(
         model_version,
         thresholds,
-        len(records),
+        len(amounts),
         dict(moved),
         tuple(flips),
         cost(old_s, old_a),
@@ -224,20 +229,14 @@ def backtest(
     )
 
 
-def _period(
-    log: DecisionLog, kind: str, since: datetime, until: datetime | None, *, want_labels: bool
-) -> tuple[list[StoredDecision], dict[str, bool]]:
-    """The ``kind`` decisions decided in ``[since, until)``, and (``want_labels``) every
-    logged label of ``kind`` by transaction id (the last one logged wins): the log selects
-    both, so the records around the period are never parsed."""
-    records = list(log.read(kinds=(kind,), start=since, end=until))
+def _logged_labels(log: DecisionLog, kind: str) -> dict[str, bool]:
+    """Every logged label of ``kind`` by transaction id (the last one logged wins)."""
     labels: dict[str, bool] = {}
-    if want_labels:
-        for r in log.read(kinds=(f"{kind}_label",)):
-            is_fraud = r.body.get("is_fraud")
-            if isinstance(is_fraud, bool):
-                labels[r.transaction_id] = is_fraud
-    return records, labels
+    for r in log.read(kinds=(f"{kind}_label",)):
+        is_fraud = r.body.get("is_fraud")
+        if isinstance(is_fraud, bool):
+            labels[r.transaction_id] = is_fraud
+    return labels
 
 
 def _row(record: StoredDecision) -> Row:
