@@ -73,8 +73,15 @@ class Reader(Protocol):
 
     def get(self, decision_id: str) -> Row | None: ...
     def find(self, kind: str, transaction_id: str) -> Row | None: ...
-    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
-        """Up to ``limit`` rows after seq ``since``, in seq order, of ``window`` only."""
+    def rows(self, since: int, limit: int) -> list[Row]: ...
+
+    def between(self, after: int, upto: int, window: Window) -> list[Row]:
+        """The rows of ``window`` with ``after < seq <= upto``, in seq order: a chunk's
+        cost is bounded by its seq range, however few rows the window keeps."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest committed seq (0 when empty)."""
         ...
 
     def close(self) -> None: ...
@@ -160,9 +167,16 @@ class GroupCommitLog:
         self.close()
 
     def _chunks(self, since: int, window: Window | None = None) -> Iterator[list[Row]]:
-        while chunk := self._reader.rows(since, _CHUNK, window):
-            yield chunk
-            since = chunk[-1][0]
+        if window is None:
+            while chunk := self._reader.rows(since, _CHUNK):
+                yield chunk
+                since = chunk[-1][0]
+            return
+        last = self._reader.last_seq()  # what is committed when the read starts
+        while since < last:
+            if chunk := self._reader.between(since, min(since + _CHUNK, last), window):
+                yield chunk
+            since += _CHUNK
 
     def _enqueue(self, group: _Group) -> None:
         if not group.records:

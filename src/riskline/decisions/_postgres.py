@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import cast
 
 import psycopg
@@ -134,6 +135,8 @@ class _PgReader:
         self._get = select + sql.SQL("WHERE decision_id = %s")
         self._find = select + sql.SQL("WHERE kind = %s AND transaction_id = %s")
         self._select = select
+        self._rows = select + sql.SQL("WHERE seq > %s ORDER BY seq LIMIT %s")
+        self._last = sql.SQL("SELECT coalesce(max(seq), 0) FROM {}").format(table)
 
     def get(self, decision_id: str) -> Row | None:
         return self._one(self._get, (decision_id,))
@@ -141,12 +144,28 @@ class _PgReader:
     def find(self, kind: str, transaction_id: str) -> Row | None:
         return self._one(self._find, (kind, transaction_id))
 
-    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
-        where, params = within(window, "%s", 'COLLATE "C"')
-        query = self._select + sql.SQL(f"WHERE seq > %s{where} ORDER BY seq LIMIT %s")
+    def rows(self, since: int, limit: int) -> list[Row]:
         with self._pool.borrow() as conn:
-            cur = conn.execute(query, (since, *params, limit), binary=True)
+            cur = conn.execute(self._rows, (since, limit), binary=True)
             return cast(list[Row], cur.fetchall())
+
+    def between(self, after: int, upto: int, window: Window) -> list[Row]:
+        # By seq alone: without statistics, the planner took the (kind, transaction_id)
+        # index for a kind and sorted all of it; ``kind || ''`` is not indexed. Sorted here:
+        # its plan for a seq range (a bitmap scan) sorted the bodies on disk (149 ms per
+        # 20,000 rows), while they arrive nearly in order, which Python sorts in one pass.
+        where, params = within(window, "%s", "(kind || '')", 'decided_at COLLATE "C"')
+        query = self._select + sql.SQL(f"WHERE seq > %s AND seq <= %s{where}")
+        with self._pool.borrow() as conn:
+            cur = conn.execute(query, (after, upto, *params), binary=True)
+            rows = cast(list[Row], cur.fetchall())
+        rows.sort(key=itemgetter(0))
+        return rows
+
+    def last_seq(self) -> int:
+        with self._pool.borrow() as conn:
+            row = conn.execute(self._last).fetchone()
+            return int(row[0]) if row else 0
 
     def close(self) -> None:
         self._pool.close()

@@ -198,11 +198,23 @@ class _SqliteReader:
         with self._pool.borrow() as conn:
             return _one(conn.execute(sql, (kind, transaction_id)))
 
-    def rows(self, since: int, limit: int, window: Window | None = None) -> list[Row]:
-        where, params = within(window, "?")
-        sql = f"{_SELECT} WHERE seq > ?{where} ORDER BY seq LIMIT ?"
+    def rows(self, since: int, limit: int) -> list[Row]:
+        sql = f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?"
         with self._pool.borrow() as conn:
-            return cast(list[Row], conn.execute(sql, (since, *params, limit)).fetchall())
+            return cast(list[Row], conn.execute(sql, (since, limit)).fetchall())
+
+    def between(self, after: int, upto: int, window: Window) -> list[Row]:
+        where, params = within(window, "?")
+        # By seq alone: offered the (kind, transaction_id) index for a kind, SQLite walked
+        # all of that kind and sorted it for every chunk (a whole 500,000-record log read in
+        # 17.5 s instead of 3.6 s).
+        sql = f"{_SELECT} NOT INDEXED WHERE seq > ? AND seq <= ?{where} ORDER BY seq"
+        with self._pool.borrow() as conn:
+            return cast(list[Row], conn.execute(sql, (after, upto, *params)).fetchall())
+
+    def last_seq(self) -> int:
+        with self._pool.borrow() as conn:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchone()[0])
 
     def close(self) -> None:
         self._pool.close()

@@ -55,18 +55,20 @@ class Window:
         )
 
 
-def within(window: Window | None, mark: str, collate: str = "") -> tuple[str, list[str]]:
+def within(
+    window: Window | None, mark: str, kind: str = "kind", at: str = "decided_at"
+) -> tuple[str, list[str]]:
     """The SQL conditions (each after `` AND``) and parameters of ``window``, with the
-    backend's placeholder ``mark``; ``collate`` makes text compare byte by byte."""
+    backend's placeholder ``mark``; ``kind`` and ``at`` are the expressions compared (a
+    backend can keep a planner off an index, or compare text byte by byte)."""
     if window is None:
         return "", []
     where, params = "", list[str]()
-    column = f"decided_at {collate}" if collate else "decided_at"
     if window.kinds is not None:
-        where += f" AND kind IN ({', '.join([mark] * len(window.kinds))})"
+        where += f" AND {kind} IN ({', '.join([mark] * len(window.kinds))})"
         params += window.kinds
     for bound, op in ((window.start, ">="), (window.end, "<")):
         if bound is not None:
-            where += f" AND {column} {op} {mark}"
+            where += f" AND {at} {op} {mark}"
             params.append(bound)
     return where, params
