@@ -158,8 +158,8 @@ def backtest(
     """Replay the logged ``kind`` decisions decided in ``[since, until)`` under another
     version and its bands, scored ``_SCORE_CHUNK`` at a time (the log selects the period
     and its bodies are parsed and freed chunk by chunk, so a long period fits in memory);
-    expected costs come from the
-    business's ``costs`` (the same matrix the bands were optimised for).
+    expected costs come from the business's ``costs`` (the matrix the bands were optimised
+    for).
 
     ``labels`` (transaction id -> is fraud) defaults to the labels logged beside the
     decisions (``{kind}_label`` records, ``POST /v1/fraud/labels``).
