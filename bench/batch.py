@@ -87,7 +87,7 @@ def by_step(service: Service, raws: list[bytes]) -> dict[str, list[float]]:
     champion = service.models.champion
     scorer = champion.runner.scorer
     assert scorer is not None, "bench/serve.py's home has a champion"
-    policy = Service._policy(service, champion)
+    policy = service._policy(champion)
     for raw in raws:
         with lap("validate"):
             requests = BatchRequest.model_validate_json(raw).attempts

@@ -18,15 +18,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from riskline.decisions._chain import (
-    GENESIS,
-    Encoded,
-    Row,
-    chain,
-    encode,
-    to_stored,
-    verify,
-)
+from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored, verify
 from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
 from riskline.decisions._window import Window
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError

@@ -56,13 +56,11 @@ class Window:
 
 
 def within(
-    window: Window | None, mark: str, kind: str = "kind", at: str = "decided_at"
+    window: Window, mark: str, kind: str = "kind", at: str = "decided_at"
 ) -> tuple[str, list[str]]:
     """The SQL conditions (each after `` AND``) and parameters of ``window``, with the
     backend's placeholder ``mark``; ``kind`` and ``at`` are the expressions compared (a
     backend can keep a planner off an index, or compare text byte by byte)."""
-    if window is None:
-        return "", []
     where, params = "", list[str]()
     if window.kinds is not None:
         where += f" AND {kind} IN ({', '.join([mark] * len(window.kinds))})"
