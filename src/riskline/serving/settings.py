@@ -84,15 +84,7 @@ class ServeSettings:
         ``RISKLINE_TOKEN_KEY`` (tokenises card numbers), ``RISKLINE_SNAPSHOT_EVERY_MB``,
         plus ``riskline.config.Settings``."""
         base = Settings.from_env(env)
-        if env.get("RISKLINE_API_KEYS_FILE"):
-            keys = KeyRing.from_file(Path(env["RISKLINE_API_KEYS_FILE"]))
-        elif env.get("RISKLINE_API_KEYS"):
-            keys = KeyRing.from_spec(env["RISKLINE_API_KEYS"])
-        else:
-            raise ConfigError(
-                "no API keys: set RISKLINE_API_KEYS_FILE (JSON) or RISKLINE_API_KEYS "
-                "(name:role:sha256,...); hash keys with riskline.serving.hash_key."
-            )
+        keys = _keys(env)
         terminals = frozenset(
             t.strip() for t in env.get("RISKLINE_COMPROMISED_TERMINALS", "").split(",") if t.strip()
         )
@@ -114,6 +106,24 @@ class ServeSettings:
                 lambda mb: 0 <= mb <= SNAPSHOT_MAX_MB,
             ),
         )
+
+
+def _keys(env: Mapping[str, str]) -> KeyRing:
+    """The key ring from ``RISKLINE_API_KEYS_FILE`` or ``RISKLINE_API_KEYS``; an error in it
+    names the variable it came from."""
+    for name, read in (
+        ("RISKLINE_API_KEYS_FILE", lambda text: KeyRing.from_file(Path(text))),
+        ("RISKLINE_API_KEYS", KeyRing.from_spec),
+    ):
+        if env.get(name):
+            try:
+                return read(env[name])
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+    raise ConfigError(
+        "no API keys: set RISKLINE_API_KEYS_FILE (JSON) or RISKLINE_API_KEYS "
+        "(name:role:sha256,...); hash keys with riskline.serving.hash_key."
+    )
 
 
 def _number(name: str, text: str, allowed: str, fits: Callable[[float], bool]) -> float:
