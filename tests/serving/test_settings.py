@@ -31,6 +31,7 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
             RISKLINE_SNAPSHOT_EVERY_MB="0.5",
             RISKLINE_REDIS_URL="redis://cache:6379/2",
             RISKLINE_REDIS_PREFIX="fraud-eu",
+            RISKLINE_MAX_CLOCK_SKEW_S="2.5",
         )
     )
     assert settings.budget == timedelta(milliseconds=25)
@@ -39,6 +40,7 @@ def test_from_env_reads_every_knob(tmp_path: Path) -> None:
     assert settings.compromised_terminals == frozenset({"T1", "T2"})
     assert settings.token_key == b"secret"
     assert settings.snapshot_every_mb == 0.5
+    assert settings.max_clock_skew == timedelta(seconds=2.5)
     assert (settings.base.redis_url, settings.base.redis_prefix) == (
         "redis://cache:6379/2",
         "fraud-eu",
@@ -67,6 +69,7 @@ ALLOWED = {
     "RISKLINE_BATCH_MAX": "an integer in [1, 100000]",
     "RISKLINE_LOW_CONFIDENCE": "two numbers low,high with 0 <= low < high <= 1",
     "RISKLINE_SNAPSHOT_EVERY_MB": "a number of MB in [0, 1048576] (0: snapshot at shutdown only)",
+    "RISKLINE_MAX_CLOCK_SKEW_S": "a number of seconds above 0 and at most 86400",
 }
 
 
@@ -78,6 +81,7 @@ ALLOWED = {
         *(("RISKLINE_BATCH_MAX", v) for v in ("nan", "inf", "1.9", "0", "100001")),
         *(("RISKLINE_LOW_CONFIDENCE", v) for v in ("0.2", "nan,0.5", "0.1,0.2,0.3", "0.5,0.2")),
         *(("RISKLINE_SNAPSHOT_EVERY_MB", v) for v in ("1e300", "-1", "nan")),
+        *(("RISKLINE_MAX_CLOCK_SKEW_S", v) for v in ("0", "-1", "nan", "inf", "1e20", "soon")),
     ],
 )
 def test_numbers_must_be_finite_and_in_range(tmp_path: Path, name: str, value: str) -> None:

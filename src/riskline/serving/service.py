@@ -81,6 +81,7 @@ class Service:
     async def score(self, request: ScoreRequest) -> Answer:
         """Decide one attempt, or answer with the decision already logged for its id."""
         started = time.perf_counter()
+        self._not_ahead("ts", request.ts, self._clock())
         event = request.to_event(self.settings.token_key)
         txid = event.transaction_id
         running = self._inflight.get(txid)
@@ -111,6 +112,9 @@ class Service:
             raise InvalidRequestError(
                 f"attempts: at most {limit} per batch, got {len(requests)}; split the batch."
             )
+        now = self._clock()
+        for i, r in enumerate(requests):
+            self._not_ahead(f"attempts[{i}].ts", r.ts, now)
         events = [r.to_event(self.settings.token_key) for r in requests]
         seen: dict[str, int] = {}
         for i, e in enumerate(events):
@@ -121,6 +125,19 @@ class Service:
                 )
             seen[e.transaction_id] = i
         return await self._decide(events, started, batch=True)
+
+    def _not_ahead(self, field: str, at: datetime, now: datetime) -> None:
+        """Refuse a time further ahead of ``now`` than ``max_clock_skew``, before it reaches
+        the online state: an attempt from the future would move the shared watermark there
+        and stop the counting of later attempts (see ``ServeSettings``), a label from the
+        future the labels' own watermark."""
+        skew = self.settings.max_clock_skew
+        if at - now > skew:
+            raise InvalidRequestError(
+                f"{field}: {at.isoformat()!r} is more than {skew.total_seconds():g} s ahead of "
+                f"the server's clock ({now.isoformat()}); send the time it happened (and "
+                "check the sender's clock)."
+            )
 
     async def _decide(
         self, events: list[PaymentAttempt], started: float, *, batch: bool
@@ -248,6 +265,8 @@ class Service:
         """Log a label once per transaction; a fraud label feeds the label features."""
         kind = self.settings.kind
         txid = request.transaction_id
+        if request.label_available_at is not None:
+            self._not_ahead("label_available_at", request.label_available_at, self._clock())
         decided = self.log.find(kind, txid)
         if decided is None:
             raise UnknownDecisionError(f"transaction_id {txid!r} has no logged decision to label.")

@@ -18,6 +18,7 @@ COMMIT_RESERVE = timedelta(milliseconds=15)
 BUDGET_MAX_MS = 60_000
 BATCH_MAX = 100_000
 SNAPSHOT_MAX_MB = 1 << 20  # 1 TiB of journal; 0 says "at shutdown only"
+SKEW_MAX_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,12 @@ class ServeSettings:
     ``low_confidence`` is a band ``[low, high)`` of scores decided by the rules instead.
     ``snapshot_every_mb``: journal growth between two snapshots of the embedded online store
     while it runs (0: only at shutdown), which bounds the replay of a restart after a kill.
+    ``max_clock_skew``: how far ahead of the service's clock a request's ``ts`` (or a label's
+    ``label_available_at``) may be. The online store's watermark is shared: an attempt dated
+    in the future moves it there, later attempts count from it and, once more than the
+    allowed lateness (5 min) behind it, not at all (one attempt dated a year ahead stopped
+    velocity counting for every card for a year). The default equals that lateness, so
+    on-time attempts after one at the bound are still counted.
     """
 
     base: Settings
@@ -44,6 +51,7 @@ class ServeSettings:
     store_path: Path | None = None
     model_workers: int = 2
     snapshot_every_mb: float = 32.0
+    max_clock_skew: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         if self.commit_reserve >= self.budget:
@@ -60,6 +68,11 @@ class ServeSettings:
             raise ConfigError(
                 f"snapshot_every_mb must be a number >= 0, got {self.snapshot_every_mb!r} "
                 "(RISKLINE_SNAPSHOT_EVERY_MB)."
+            )
+        if self.max_clock_skew <= timedelta(0):
+            raise ConfigError(
+                f"max_clock_skew must be positive, got {self.max_clock_skew!r} "
+                "(RISKLINE_MAX_CLOCK_SKEW_S)."
             )
         if not 1 <= self.batch_max <= BATCH_MAX:
             raise ConfigError(f"batch_max must be in [1, {BATCH_MAX}], got {self.batch_max!r}.")
@@ -82,7 +95,7 @@ class ServeSettings:
         ``RISKLINE_BUDGET_MS``, ``RISKLINE_LOW_CONFIDENCE`` ("0.08,0.12"),
         ``RISKLINE_BATCH_MAX``, ``RISKLINE_COMPROMISED_TERMINALS`` ("T1,T2"),
         ``RISKLINE_TOKEN_KEY`` (tokenises card numbers), ``RISKLINE_SNAPSHOT_EVERY_MB``,
-        plus ``riskline.config.Settings``."""
+        ``RISKLINE_MAX_CLOCK_SKEW_S`` (300), plus ``riskline.config.Settings``."""
         base = Settings.from_env(env)
         keys = _keys(env)
         terminals = frozenset(
@@ -104,6 +117,14 @@ class ServeSettings:
                 env.get("RISKLINE_SNAPSHOT_EVERY_MB", "32"),
                 f"a number of MB in [0, {SNAPSHOT_MAX_MB}] (0: snapshot at shutdown only)",
                 lambda mb: 0 <= mb <= SNAPSHOT_MAX_MB,
+            ),
+            max_clock_skew=timedelta(
+                seconds=_number(
+                    "RISKLINE_MAX_CLOCK_SKEW_S",
+                    env.get("RISKLINE_MAX_CLOCK_SKEW_S", "300"),
+                    f"a number of seconds above 0 and at most {SKEW_MAX_S}",
+                    lambda s: 0 < s <= SKEW_MAX_S,
+                )
             ),
         )
 
