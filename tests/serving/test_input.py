@@ -95,3 +95,22 @@ def test_a_label_from_the_future_is_refused(home: Path) -> None:
             assert accepted.json()["duplicate"] is False
 
     asyncio.run(main())
+
+
+def test_a_batch_names_the_attempt_whose_card_number_is_bad(app: FastAPI) -> None:
+    """It used to answer ``card_number: ...``, leaving the caller to guess which attempt."""
+    bad = attempt("n1", card_token=None, card_number="4111")
+
+    async def main() -> None:
+        async with serve(app) as client:
+            batch = {"attempts": [attempt("n0"), bad]}
+            refused = await client.post("/v1/fraud/score:batch", json=batch, headers=SCORER)
+            assert refused.status_code == 422
+            assert refused.json() == {
+                "error": "invalid_request",
+                "message": "attempts[1].card_number: card number must have 12 to 19 digits, "
+                "got 4 digits.",
+                "fields": ["attempts[1].card_number"],
+            }
+
+    asyncio.run(main())

@@ -112,10 +112,14 @@ class Service:
             raise InvalidRequestError(
                 f"attempts: at most {limit} per batch, got {len(requests)}; split the batch."
             )
-        now = self._clock()
+        now, key = self._clock(), self.settings.token_key
+        events = []
         for i, r in enumerate(requests):
             self._not_ahead(f"attempts[{i}].ts", r.ts, now)
-        events = [r.to_event(self.settings.token_key) for r in requests]
+            try:
+                events.append(r.to_event(key))
+            except InvalidRequestError as exc:  # "card_number: why": name the attempt too
+                raise InvalidRequestError(f"attempts[{i}].{exc}") from None
         seen: dict[str, int] = {}
         for i, e in enumerate(events):
             if e.transaction_id in seen:
