@@ -114,3 +114,67 @@ def test_a_batch_names_the_attempt_whose_card_number_is_bad(app: FastAPI) -> Non
             }
 
     asyncio.run(main())
+
+
+PANS = [
+    ("card_token", "4111.1111.1111.1111"),
+    ("card_token", "4111/1111/1111/1111"),
+    ("card_token", "4111_1111_1111_1111"),
+    ("card_token", "(4111) 1111-1111-1111"),
+    # the same in fullwidth digits
+    ("card_token", "4111111111111111".translate({c: c + 0xFEE0 for c in range(48, 58)})),
+    ("customer_id", "4111 1111 1111 1111"),
+    ("device_id", "4111.1111.1111.1111"),
+    ("device_id", "4111 1111 1111"),  # 12 digits
+]
+IDS = [
+    ("card_token", "tok_4111111111111111"),  # a token may hold digits
+    ("customer_id", "41111111111"),  # 11 digits
+    ("device_id", "4111.1111.1111.1111.1111"),  # 20 digits
+    ("merchant_id", "411111111111111"),  # processors' ids are numeric
+    ("terminal_id", "4111 1111 1111"),
+]
+CONTROLS = [
+    ("transaction_id", "t\x00"),
+    ("card_token", "\t4111111111111111"),
+    ("card_token", "tok_1\n"),
+    ("merchant_id", "m\x1b[2J"),
+    ("terminal_id", "T\x7f"),
+    ("customer_id", "c\r"),
+    ("device_id", "d\x1f"),
+]
+
+
+def test_card_numbers_in_id_fields_are_refused_however_separated(app: FastAPI) -> None:
+    """Dots, slashes and underscores used to let a card number through into the log (t6)."""
+
+    async def main() -> None:
+        async with serve(app) as client:
+            for i, (field, value) in enumerate(PANS):
+                body = attempt(f"pan{i}", **{field: value})
+                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+                assert r.status_code == 422, (field, value)
+                assert r.json()["fields"] == [f"body.{field}"], (field, value)
+                assert "looks like a card number" in r.json()["message"]
+            for i, (field, value) in enumerate(IDS):
+                body = attempt(f"id{i}", **{field: value})
+                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+                assert r.status_code == 200, (field, value, r.text)
+
+    asyncio.run(main())
+
+
+def test_ids_with_control_characters_are_refused_naming_the_field(app: FastAPI) -> None:
+    async def main() -> None:
+        async with serve(app) as client:
+            for i, (field, value) in enumerate(CONTROLS):
+                body = attempt(f"ctl{i}", **{field: value})
+                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+                assert r.status_code == 422, (field, value)
+                assert r.json()["fields"] == [f"body.{field}"], (field, value)
+                assert r.json()["message"].startswith(f"body.{field}: String should match")
+            label = {"transaction_id": "t\n1", "is_fraud": True}
+            r = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+            assert (r.status_code, r.json()["fields"]) == (422, ["body.transaction_id"])
+
+    asyncio.run(main())
