@@ -339,12 +339,26 @@ class Service:
         await self.drain()
         self._store_thread.shutdown(wait=True)
 
-    def ping_store(self) -> bool:
-        """Whether the online store answers (asked from its own thread, 1 s at most)."""
+    async def ping_store(self, timeout_s: float = 1.0) -> bool:
+        """Whether the online store answers, asked from its own thread and awaited for
+        ``timeout_s`` at most: the event loop scores meanwhile (waiting for a stalled store
+        on it held up every request for the whole timeout)."""
+        loop = asyncio.get_running_loop()
         try:
-            return bool(self._store_thread.submit(self.engine.store.ping).result(1.0))
+            ping = loop.run_in_executor(self._store_thread, self.engine.store.ping)
+            return bool(await asyncio.wait_for(ping, timeout_s))
+        except Exception:  # a failure or the timeout: not ready
+            return False
+
+    async def ping_log(self, timeout_s: float = 1.0) -> bool:
+        """Whether the decision log answers a read, from a worker thread (like ``ping_store``,
+        a stalled database must not hold the event loop), within ``timeout_s``."""
+        try:
+            read = asyncio.to_thread(self.log.find, "__readyz__", "-")
+            await asyncio.wait_for(read, timeout_s)
         except Exception:
             return False
+        return True
 
 
 class _Context:
