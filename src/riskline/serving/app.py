@@ -13,6 +13,7 @@ import orjson
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from riskline.decisions import Loader, open_decision_log
@@ -38,7 +39,7 @@ from riskline.serving.schemas import (
 )
 from riskline.serving.service import Service
 from riskline.serving.settings import ServeSettings
-from riskline.serving.status import error_body, for_error, for_validation
+from riskline.serving.status import error_body, for_error, for_http, for_validation
 
 _log = logging.getLogger("riskline.serving")
 
@@ -115,6 +116,20 @@ def create_app(
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         metrics.errors.labels("invalid_request").inc()
         return json_response(for_validation(exc.errors()), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """The framework's own refusals (no such route, wrong method, an unreadable body)
+        in the documented error body instead of its ``{"detail": ...}``."""
+        headers = exc.headers or {}
+        method, path = request.method, request.url.path
+        status, body = for_http(
+            exc.status_code, str(exc.detail), method, path, headers.get("Allow")
+        )
+        metrics.errors.labels(str(body["error"])).inc()
+        response = json_response(body, status)
+        response.headers.update(headers)  # Allow, on a 405
+        return response
 
     @app.exception_handler(RisklineError)
     async def failed(request: Request, exc: RisklineError) -> Response:
