@@ -346,3 +346,36 @@ def test_the_frameworks_own_errors_answer_the_documented_body(app: FastAPI) -> N
             )
 
     asyncio.run(main())
+
+
+def test_openapi_publishes_this_servers_limits_and_public_routes(home: Path) -> None:
+    """It published the largest batch any server may take (100,000) and required an API key
+    on every route, the health probes included."""
+    app = create_app(settings_for(home, batch_max=3), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            spec = (await client.get("/openapi.json")).json()
+            batch = spec["components"]["schemas"]["BatchRequest"]["properties"]["attempts"]
+            assert (batch["minItems"], batch["maxItems"]) == (1, 3)
+            ts = spec["components"]["schemas"]["ScoreRequest"]["properties"]["ts"]
+            assert ts["description"].endswith("(at most 300 s ahead of the server's clock)")
+            keyed: list[dict[str, list[str]]] = [{"APIKeyHeader": []}]
+            security = {
+                (method, path): operation.get("security")
+                for path, operations in spec["paths"].items()
+                for method, operation in operations.items()
+            }
+            assert security == {
+                ("post", "/v1/fraud/score"): keyed,
+                ("post", "/v1/fraud/score:batch"): keyed,
+                ("post", "/v1/fraud/labels"): keyed,
+                ("get", "/v1/decisions/{decision_id}"): keyed,
+                ("post", "/v1/admin/reload"): keyed,
+                ("get", "/metrics"): keyed,
+                ("get", "/healthz"): [],
+                ("get", "/readyz"): [],
+            }
+            assert (await client.get("/healthz")).status_code == 200  # no key, as published
+
+    asyncio.run(main())

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Security
@@ -25,6 +26,7 @@ from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, StateStor
 from riskline.fraud import FRAUD_FEATURES
 from riskline.registry import Registry
 from riskline.serving.champion import Models
+from riskline.serving.contract import published
 from riskline.serving.gate import Gate
 from riskline.serving.metrics import Metrics
 from riskline.serving.schemas import (
@@ -221,6 +223,12 @@ def create_app(
         """Prometheus metrics (admin)."""
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = published(FastAPI.openapi(app), settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
