@@ -41,7 +41,8 @@ class ServerProcess:
             **os.environ,
             "RISKLINE_HOME": str(home),
             "RISKLINE_API_KEYS": key_spec(),
-            "PYTHONPATH": str(ROOT),
+            # this checkout's code, not only the one the environment is installed from
+            "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "src"))),
             **(extra_env or {}),
         }
         self._stderr = (home / f"server-{port}.log").open("ab")

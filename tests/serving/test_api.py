@@ -308,3 +308,74 @@ def test_a_label_logged_by_a_process_that_died_before_counting_it_counts_on_retr
     assert retried["counted_from"] == counted_from.isoformat()
     # The merchant's one earlier attempt, labelled fraud: counted (not 0), once (not 2).
     assert features["label_rate_30d_by_merchant"] == 1.0
+
+
+def test_the_frameworks_own_errors_answer_the_documented_body(app: FastAPI) -> None:
+    """No route, a wrong method and an unreadable body answered ``{"detail": ...}``."""
+
+    async def main() -> None:
+        async with serve(app) as client:
+            missing = await client.get("/v1/nope", headers=ADMIN)
+            assert (missing.status_code, missing.json()) == (
+                404,
+                {
+                    "error": "not_found",
+                    "message": "no route GET /v1/nope; see /openapi.json.",
+                    "fields": [],
+                },
+            )
+            wrong = await client.get("/v1/fraud/labels", headers=SCORER)
+            assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+            assert wrong.json() == {
+                "error": "method_not_allowed",
+                "message": "GET is not allowed on /v1/fraud/labels; it takes POST.",
+                "fields": [],
+            }
+            unreadable = await client.post(
+                "/v1/fraud/labels",
+                content=b'{"transaction_id": "t\xff", "is_fraud": true}',
+                headers={**SCORER, "content-type": "application/json"},
+            )
+            assert (unreadable.status_code, unreadable.json()) == (
+                400,
+                {
+                    "error": "bad_request",
+                    "message": "body: could not be read as JSON; send JSON text in UTF-8.",
+                    "fields": ["body"],
+                },
+            )
+
+    asyncio.run(main())
+
+
+def test_openapi_publishes_this_servers_limits_and_public_routes(home: Path) -> None:
+    """It published the largest batch any server may take (100,000) and required an API key
+    on every route, the health probes included."""
+    app = create_app(settings_for(home, batch_max=3), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            spec = (await client.get("/openapi.json")).json()
+            batch = spec["components"]["schemas"]["BatchRequest"]["properties"]["attempts"]
+            assert (batch["minItems"], batch["maxItems"]) == (1, 3)
+            ts = spec["components"]["schemas"]["ScoreRequest"]["properties"]["ts"]
+            assert ts["description"].endswith("(at most 300 s ahead of the server's clock)")
+            keyed: list[dict[str, list[str]]] = [{"APIKeyHeader": []}]
+            security = {
+                (method, path): operation.get("security")
+                for path, operations in spec["paths"].items()
+                for method, operation in operations.items()
+            }
+            assert security == {
+                ("post", "/v1/fraud/score"): keyed,
+                ("post", "/v1/fraud/score:batch"): keyed,
+                ("post", "/v1/fraud/labels"): keyed,
+                ("get", "/v1/decisions/{decision_id}"): keyed,
+                ("post", "/v1/admin/reload"): keyed,
+                ("get", "/metrics"): keyed,
+                ("get", "/healthz"): [],
+                ("get", "/readyz"): [],
+            }
+            assert (await client.get("/healthz")).status_code == 200  # no key, as published
+
+    asyncio.run(main())

@@ -6,11 +6,12 @@ import asyncio
 import logging
 from pathlib import Path
 
+import orjson
 import pytest
 from fastapi import FastAPI
 
 from riskline.errors import ConfigError
-from riskline.serving import KeyRing, hash_key
+from riskline.serving import KeyRing, ServeSettings, hash_key
 from tests.serving.conftest import KEYS, attempt, serve
 
 # (method, path, body) -> the roles allowed
@@ -75,3 +76,54 @@ def test_keys_are_stored_hashed(tmp_path: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ConfigError, match="must be JSON"):
         KeyRing.from_file(path)
+
+
+def test_one_key_listed_twice_is_refused_naming_both_entries() -> None:
+    """Both entries hash to one key: it used to get the last entry's role, silently."""
+    same = hash_key("shared")
+    with pytest.raises(ConfigError) as raised:
+        KeyRing.from_spec(f"reports:analyst:{same},ops:admin:{same}")
+    assert str(raised.value) == (
+        "API keys 'reports' and 'ops' have the same sha256: they are one key, which would get "
+        "only the last entry's role; give each caller a key of its own."
+    )
+
+
+def test_an_empty_key_ring_is_refused(tmp_path: Path) -> None:
+    environment = {"RISKLINE_HOME": str(tmp_path), "RISKLINE_API_KEYS": ","}
+    with pytest.raises(ConfigError) as raised:
+        ServeSettings.from_env(environment)
+    assert str(raised.value) == (
+        "RISKLINE_API_KEYS: no API key entries in ','; give name:role:sha256,..."
+    )
+    path = tmp_path / "keys.json"
+    path.write_text('{"keys": []}')
+    with pytest.raises(ConfigError, match=r"^API key file '.*keys.json' lists no keys"):
+        KeyRing.from_file(path)
+
+
+KEY = hash_key("k")
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        (
+            {"name": None, "role": "scorer", "sha256": KEY},
+            "keys[1].name must be a string, got None.",
+        ),
+        ({"name": "a", "role": 3, "sha256": KEY}, "keys[1].role must be a string, got 3."),
+        ({"name": "a", "role": "scorer"}, "keys[1].sha256 must be a string, got nothing."),
+        (["a"], "keys[1] must be an object with name, role and sha256, got a JSON array."),
+    ],
+)
+def test_a_key_file_entry_of_the_wrong_type_is_named(
+    tmp_path: Path, entry: object, why: str
+) -> None:
+    path = tmp_path / "keys.json"
+    good = {"name": "ops", "role": "admin", "sha256": hash_key("ops")}
+    path.write_bytes(orjson.dumps({"keys": [good, entry]}))
+    environment = {"RISKLINE_HOME": str(tmp_path), "RISKLINE_API_KEYS_FILE": str(path)}
+    with pytest.raises(ConfigError) as raised:
+        ServeSettings.from_env(environment)
+    assert str(raised.value) == f"RISKLINE_API_KEYS_FILE: API key file {str(path)!r}: {why}"

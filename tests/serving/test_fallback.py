@@ -4,6 +4,7 @@ within the latency budget."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -136,6 +137,48 @@ def test_store_outage_gives_flagged_fallbacks_and_recovers(home: Path) -> None:
             back = await client.post("/v1/fraud/score", json=attempt("d"), headers=SCORER)
             assert back.json()["fallback"] is None
             assert (await client.get("/readyz")).status_code == 200
+
+    asyncio.run(main())
+
+
+class StalledStore(FlakyStore):
+    """A store whose ping hangs until released, like a Redis server that stopped answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def ping(self) -> bool:
+        self.released.wait(10)
+        return True
+
+
+def test_a_readiness_probe_waiting_on_a_stalled_store_never_holds_up_scoring(home: Path) -> None:
+    """/readyz waited for the store's ping on the event loop: for a second, nothing else was
+    answered (t8)."""
+    store = StalledStore()
+    app = create_app(settings_for(home, budget=BUDGET), LinearModel.from_bytes, store=store)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            try:
+                started = time.perf_counter()
+                probe = asyncio.create_task(client.get("/readyz"))
+                await asyncio.sleep(0.05)  # the probe now waits on the ping (1 s at most)
+                scored = await client.post("/v1/fraud/score", json=attempt(), headers=SCORER)
+                took = time.perf_counter() - started
+                assert scored.status_code == 200
+                assert took < 0.05 + BUDGET.total_seconds() + 0.4, took
+                assert not probe.done()
+                ready = await probe
+                assert ready.status_code == 503
+                assert ready.json()["checks"] == {
+                    "model": True,
+                    "store": False,
+                    "decision_log": True,
+                }
+            finally:
+                store.released.set()
 
     asyncio.run(main())
 

@@ -22,7 +22,8 @@ def serve_command(
     RISKLINE_API_KEYS_FILE, RISKLINE_BUDGET_MS, RISKLINE_LOW_CONFIDENCE, RISKLINE_BATCH_MAX,
     RISKLINE_COMPROMISED_TERMINALS, RISKLINE_TOKEN_KEY, RISKLINE_REGISTRY_URL,
     RISKLINE_DECISION_LOG_URL, RISKLINE_REDIS_URL and RISKLINE_REDIS_PREFIX (the online state
-    in Redis), RISKLINE_SNAPSHOT_EVERY_MB (the embedded store's snapshots while it runs).
+    in Redis), RISKLINE_SNAPSHOT_EVERY_MB (the embedded store's snapshots while it runs),
+    RISKLINE_MAX_CLOCK_SKEW_S (how far ahead of the server's clock a ts may be, 300).
     """
     if not 0 < port < 65536:
         fail(f"--port must be in 1..65535, got {port!r}.")

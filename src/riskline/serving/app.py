@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from riskline.decisions import Loader, open_decision_log
@@ -24,6 +26,7 @@ from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, StateStor
 from riskline.fraud import FRAUD_FEATURES
 from riskline.registry import Registry
 from riskline.serving.champion import Models
+from riskline.serving.contract import published
 from riskline.serving.gate import Gate
 from riskline.serving.metrics import Metrics
 from riskline.serving.schemas import (
@@ -38,7 +41,7 @@ from riskline.serving.schemas import (
 )
 from riskline.serving.service import Service
 from riskline.serving.settings import ServeSettings
-from riskline.serving.status import error_body, for_error, for_validation
+from riskline.serving.status import error_body, for_error, for_http, for_validation
 
 _log = logging.getLogger("riskline.serving")
 
@@ -115,6 +118,20 @@ def create_app(
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         metrics.errors.labels("invalid_request").inc()
         return json_response(for_validation(exc.errors()), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """The framework's own refusals (no such route, wrong method, an unreadable body)
+        in the documented error body instead of its ``{"detail": ...}``."""
+        headers = exc.headers or {}
+        method, path = request.method, request.url.path
+        status, body = for_http(
+            exc.status_code, str(exc.detail), method, path, headers.get("Allow")
+        )
+        metrics.errors.labels(str(body["error"])).inc()
+        response = json_response(body, status)
+        response.headers.update(headers)  # Allow, on a 405
+        return response
 
     @app.exception_handler(RisklineError)
     async def failed(request: Request, exc: RisklineError) -> Response:
@@ -195,13 +212,9 @@ def create_app(
     async def readyz(request: Request) -> Response:
         """Ready when a champion is loaded and the online store and decision log answer."""
         svc = service_of(request)
-        checks = {"model": svc.models.champion.version is not None}
-        checks["store"] = svc.ping_store()
-        try:
-            svc.log.find("__readyz__", "-")
-            checks["decision_log"] = True
-        except Exception:
-            checks["decision_log"] = False
+        store, log = await asyncio.gather(svc.ping_store(), svc.ping_log())
+        model = svc.models.champion.version is not None
+        checks = {"model": model, "store": store, "decision_log": log}
         ok = all(checks.values())
         return json_response({"ready": ok, "checks": checks}, 200 if ok else 503)
 
@@ -210,6 +223,12 @@ def create_app(
         """Prometheus metrics (admin)."""
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = published(FastAPI.openapi(app), settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -26,6 +26,8 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
     "admin": frozenset({"score", "label", "read", "admin"}),
 }
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_TYPES[type(None)] = "null"
 
 
 def hash_key(key: str) -> str:
@@ -47,6 +49,10 @@ class ApiKey:
     sha256: str
 
     def __post_init__(self) -> None:
+        for name in ("name", "role", "sha256"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConfigError(f"API key {name} must be a string, got {value!r}.")
         if not self.name.strip():
             raise ConfigError("API key name must be non-empty; it names the caller in logs.")
         if self.role not in ROLES:
@@ -64,7 +70,19 @@ class KeyRing:
     """Looks a presented key up by its hash and checks its role's permissions."""
 
     def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._by_hash = {k.sha256: k for k in keys}
+        """Raises ``ConfigError`` for no keys (no caller could use the service) or two entries
+        of one key (one hash, so one key: it would silently get the last entry's role)."""
+        self._by_hash: dict[str, ApiKey] = {}
+        for key in keys:
+            other = self._by_hash.setdefault(key.sha256, key)
+            if other is not key:
+                raise ConfigError(
+                    f"API keys {other.name!r} and {key.name!r} have the same sha256: they are "
+                    "one key, which would get only the last entry's role; give each caller a "
+                    "key of its own."
+                )
+        if not self._by_hash:
+            raise ConfigError("no API keys configured; the service would refuse every caller.")
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -87,16 +105,35 @@ class KeyRing:
     @classmethod
     def from_file(cls, path: Path) -> KeyRing:
         """Read ``{"keys": [{"name": .., "role": .., "sha256": ..}, ...]}`` (JSON)."""
+        shape = '{"keys": [{"name": ..., "role": ..., "sha256": ...}]}'
         try:
             raw = orjson.loads(path.read_bytes())
-            entries = raw["keys"]
-            return cls(ApiKey(e["name"], e["role"], e["sha256"]) for e in entries)
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        except (OSError, orjson.JSONDecodeError) as exc:
             raise ConfigError(
-                f"API key file {str(path)!r} must be JSON "
-                '{"keys": [{"name": ..., "role": ..., "sha256": ...}]}: '
-                f"{type(exc).__name__}: {exc}."
+                f"API key file {str(path)!r} must be JSON {shape}: {type(exc).__name__}: {exc}."
             ) from exc
+        entries = raw.get("keys") if isinstance(raw, dict) else None
+        if not isinstance(entries, list):
+            raise ConfigError(f"API key file {str(path)!r} must be JSON {shape}.")
+        if not entries:
+            raise ConfigError(f"API key file {str(path)!r} lists no keys: {shape}.")
+        keys = []
+        for i, entry in enumerate(entries):
+            where = f"API key file {str(path)!r}: keys[{i}]"
+            if not isinstance(entry, dict):
+                raise ConfigError(
+                    f"{where} must be an object with name, role and sha256, "
+                    f"got a JSON {_JSON_TYPES.get(type(entry), 'value')}."
+                )
+            for name in ("name", "role", "sha256"):
+                if not isinstance(entry.get(name), str):
+                    got = repr(entry[name]) if name in entry else "nothing"
+                    raise ConfigError(f"{where}.{name} must be a string, got {got}.")
+            try:
+                keys.append(ApiKey(entry["name"], entry["role"], entry["sha256"]))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        return cls(keys)
 
     @classmethod
     def from_spec(cls, spec: str) -> KeyRing:
@@ -109,4 +146,6 @@ class KeyRing:
                     f"API key entry {entry.split(':')[0]!r}... must be name:role:sha256."
                 )
             keys.append(ApiKey(parts[0], parts[1], parts[2]))  # type: ignore[arg-type]
+        if not keys:
+            raise ConfigError(f"no API key entries in {spec!r}; give name:role:sha256,...")
         return cls(keys)

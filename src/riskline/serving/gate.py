@@ -4,9 +4,10 @@ is read, so a refused request is logged without its body."""
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskline.errors import AuthenticationError, PermissionDeniedError
 from riskline.serving import fastpath
@@ -34,12 +35,12 @@ def permission_for(method: str, path: str) -> Permission | None:
 
 class Gate:
     """Refuses a request without a key (401), with a key whose role may not (403), or with a
-        declared body larger than ``max_body`` bytes (413); answers the scoring POSTs itself
-    (``fastpath.HANDLERS``).
+    body larger than ``max_body`` bytes (413: declared, or counted as it arrives); answers
+    the scoring POSTs itself (``fastpath.HANDLERS``).
 
-        Inside the app it guards every route. ``fast_only`` makes an outermost copy, around the
-        whole app, that takes only the scoring POSTs (same checks) and passes everything else
-        through untouched: scoring then skips the framework's middleware stack.
+    Inside the app it guards every route. ``fast_only`` makes an outermost copy, around the
+    whole app, that takes only the scoring POSTs (same checks) and passes everything else
+    through untouched: scoring then skips the framework's middleware stack.
     """
 
     def __init__(
@@ -84,16 +85,49 @@ class Gate:
                 return
             scope.setdefault("state", {})["api_key"] = key.name
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                self.metrics.errors.labels("too_large").inc()
-                await _send(
-                    send, 413, "too_large", f"body: at most {self.max_body} bytes per request."
-                )
+                await self._too_large(send)
                 return
             if need == "score" and path in fastpath.HANDLERS:
                 scope.setdefault("app", self.app)  # outermost: the app holding the service
                 await fastpath.score(scope, receive, send, self.metrics, self.max_body)
                 return
+            # Counted as it arrives (a chunked body declares no length), then handed on whole.
+            body = await _read(receive, self.max_body)
+            if body == "too_large":
+                await self._too_large(send)
+                return
+            if body == "disconnected":
+                return  # nobody to answer
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _too_large(self, send: Send) -> None:
+        self.metrics.errors.labels("too_large").inc()
+        await _send(send, 413, "too_large", f"body: at most {self.max_body} bytes per request.")
+
+
+async def _read(receive: Receive, limit: int) -> bytes | Literal["too_large", "disconnected"]:
+    """The whole body, unless it grows past ``limit`` bytes or the client leaves first."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return "disconnected"
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return "too_large"
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app: the body already read, then the client's next message."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _send(send: Send, status: int, code: str, message: str) -> None:

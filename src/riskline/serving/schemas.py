@@ -23,10 +23,14 @@ from pydantic import (
 from riskline.events import PAYMENT_COLUMNS, PaymentAttempt, tokenize_pan
 
 _DOC = {c.name: c.doc for c in PAYMENT_COLUMNS}
-_PAN = re.compile(r"[\d -]{12,23}")
+_PAN = re.compile(r"(?:[\W_]*\d){12,19}[\W_]*")
+"""A card number however it is written: 12 to 19 digits and nothing else but separators,
+whitespace or punctuation ("4111.1111.1111.1111", "4111/1111/...", "4111_1111_...")."""
 LABEL_COLUMNS = ("is_fraud", "fraud_scenario", "label_available_at")
 
-Key = Annotated[str, Field(min_length=1, max_length=128)]
+Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""An id: no control characters (a NUL, a newline or a terminal escape in an id would reach
+the decision log, log lines and the screens that show them)."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 

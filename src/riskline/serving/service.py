@@ -81,6 +81,7 @@ class Service:
     async def score(self, request: ScoreRequest) -> Answer:
         """Decide one attempt, or answer with the decision already logged for its id."""
         started = time.perf_counter()
+        self._not_ahead("ts", request.ts, self._clock())
         event = request.to_event(self.settings.token_key)
         txid = event.transaction_id
         running = self._inflight.get(txid)
@@ -111,7 +112,14 @@ class Service:
             raise InvalidRequestError(
                 f"attempts: at most {limit} per batch, got {len(requests)}; split the batch."
             )
-        events = [r.to_event(self.settings.token_key) for r in requests]
+        now, key = self._clock(), self.settings.token_key
+        events = []
+        for i, r in enumerate(requests):
+            self._not_ahead(f"attempts[{i}].ts", r.ts, now)
+            try:
+                events.append(r.to_event(key))
+            except InvalidRequestError as exc:  # "card_number: why": name the attempt too
+                raise InvalidRequestError(f"attempts[{i}].{exc}") from None
         seen: dict[str, int] = {}
         for i, e in enumerate(events):
             if e.transaction_id in seen:
@@ -121,6 +129,19 @@ class Service:
                 )
             seen[e.transaction_id] = i
         return await self._decide(events, started, batch=True)
+
+    def _not_ahead(self, field: str, at: datetime, now: datetime) -> None:
+        """Refuse a time further ahead of ``now`` than ``max_clock_skew``, before it reaches
+        the online state: an attempt from the future would move the shared watermark there
+        and stop the counting of later attempts (see ``ServeSettings``), a label from the
+        future the labels' own watermark."""
+        skew = self.settings.max_clock_skew
+        if at - now > skew:
+            raise InvalidRequestError(
+                f"{field}: {at.isoformat()!r} is more than {skew.total_seconds():g} s ahead of "
+                f"the server's clock ({now.isoformat()}); send the time it happened (and "
+                "check the sender's clock)."
+            )
 
     async def _decide(
         self, events: list[PaymentAttempt], started: float, *, batch: bool
@@ -248,6 +269,8 @@ class Service:
         """Log a label once per transaction; a fraud label feeds the label features."""
         kind = self.settings.kind
         txid = request.transaction_id
+        if request.label_available_at is not None:
+            self._not_ahead("label_available_at", request.label_available_at, self._clock())
         decided = self.log.find(kind, txid)
         if decided is None:
             raise UnknownDecisionError(f"transaction_id {txid!r} has no logged decision to label.")
@@ -316,12 +339,26 @@ class Service:
         await self.drain()
         self._store_thread.shutdown(wait=True)
 
-    def ping_store(self) -> bool:
-        """Whether the online store answers (asked from its own thread, 1 s at most)."""
+    async def ping_store(self, timeout_s: float = 1.0) -> bool:
+        """Whether the online store answers, asked from its own thread and awaited for
+        ``timeout_s`` at most: the event loop scores meanwhile (waiting for a stalled store
+        on it held up every request for the whole timeout)."""
+        loop = asyncio.get_running_loop()
         try:
-            return bool(self._store_thread.submit(self.engine.store.ping).result(1.0))
+            ping = loop.run_in_executor(self._store_thread, self.engine.store.ping)
+            return bool(await asyncio.wait_for(ping, timeout_s))
+        except Exception:  # a failure or the timeout: not ready
+            return False
+
+    async def ping_log(self, timeout_s: float = 1.0) -> bool:
+        """Whether the decision log answers a read, from a worker thread (like ``ping_store``,
+        a stalled database must not hold the event loop), within ``timeout_s``."""
+        try:
+            read = asyncio.to_thread(self.log.find, "__readyz__", "-")
+            await asyncio.wait_for(read, timeout_s)
         except Exception:
             return False
+        return True
 
 
 class _Context:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
 
 from riskline.errors import (
     AuthenticationError,
@@ -40,6 +41,26 @@ def for_error(exc: RisklineError) -> tuple[int, dict[str, object]]:
     text = str(exc)
     field = text.split(":", 1)[0] if status == 422 and ":" in text else None
     return status, error_body(code, text, [field] if field else [])
+
+
+def for_http(
+    status: int, detail: str, method: str, path: str, allow: str | None = None
+) -> tuple[int, dict[str, object]]:
+    """Status and body of an HTTP error raised by the framework itself (its router, its body
+    parsing), which says only ``detail``; ``allow``: the methods a path takes (on a 405)."""
+    if status == 404:
+        return 404, error_body("not_found", f"no route {method} {path}; see /openapi.json.")
+    if status == 405:
+        takes = f"; it takes {allow}" if allow else ""
+        return 405, error_body("method_not_allowed", f"{method} is not allowed on {path}{takes}.")
+    if status == 400:  # the framework could not read the body as JSON (invalid UTF-8, ...)
+        message = "body: could not be read as JSON; send JSON text in UTF-8."
+        return 400, error_body("bad_request", message, ["body"])
+    try:
+        code = HTTPStatus(status).phrase.lower().replace(" ", "_")
+    except ValueError:
+        code = "http_error"
+    return status, error_body(code, f"{detail.rstrip('.')}.")
 
 
 def for_validation(
