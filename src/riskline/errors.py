@@ -18,6 +18,7 @@ __all__ = [
     "LateEventError",
     "PermissionDeniedError",
     "PromotionError",
+    "RegistryUnavailableError",
     "RisklineError",
     "SchemaError",
     "ScorerUnavailableError",
@@ -129,3 +130,7 @@ class InvalidSplitError(RisklineError):
 
 class InvalidModelError(RisklineError):
     """A model cannot be trained or loaded (no positive labels, corrupt artefact bytes)."""
+
+
+class RegistryUnavailableError(RisklineError):
+    """The model registry's database could not be opened (unreachable, missing, refused)."""

@@ -78,6 +78,39 @@ def test_unknown_model_version_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     assert result.stderr.strip().startswith("error: Model version 'fraud-v9' is not in the")
 
 
+@pytest.mark.parametrize(
+    ("url", "shown", "reason"),
+    [
+        (
+            "postgresql+psycopg://riskline:s3cret@127.0.0.1:1/test",  # nothing listens on 1
+            "postgresql+psycopg://riskline:***@127.0.0.1:1/test",
+            "port 1 failed: Connection refused",
+        ),
+        (
+            "sqlite:///{tmp}/missing/dir/registry.db",
+            "sqlite:///{tmp}/missing/dir/registry.db",
+            "unable to open database file",
+        ),
+    ],
+)
+def test_an_unreachable_registry_is_one_line_naming_its_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str, reason: str
+) -> None:
+    """It was a traceback of 155 lines (the driver's error escaped), with the URL in it."""
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RISKLINE_REGISTRY_URL", url.format(tmp=tmp_path))
+    result = runner.invoke(app, ["registry", "list"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        f"error: cannot open the model registry at RISKLINE_REGISTRY_URL="
+        f"{shown.format(tmp=tmp_path)!r}: "
+    )
+    assert reason in lines[0]
+    assert "s3cret" not in result.output
+
+
 def test_bad_band_constraint_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RISKLINE_HOME", str(tmp_path / "home"))
     events = tmp_path / "payments.parquet"

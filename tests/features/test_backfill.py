@@ -122,6 +122,28 @@ def test_cli_backfill_list_and_check_on_required_columns_only(
     assert summary["mismatches"] == 0
 
 
+def test_cli_refuses_events_with_no_time_in_one_line(
+    payments: pl.DataFrame, tmp_path: Path
+) -> None:
+    """``features check`` crashed with an AttributeError on a row with no ``ts``, and
+    ``backfill`` gave that row features anyway."""
+    source = tmp_path / "in.parquet"
+    rows = payments.head(100).select([*REQUIRED_COLUMNS, "customer_id"])
+    rows.with_columns(ts=pl.when(pl.int_range(100) == 7).then(None).otherwise("ts")).write_parquet(
+        source
+    )
+    expected = (
+        "error: required column(s) with nulls: ts (1 of 100 rows); every event needs a "
+        "value in each of transaction_id, ts, amount_minor."
+    )
+    for args in (["check"], ["backfill", "--out", str(tmp_path / "out.parquet")]):
+        done = runner.invoke(app, ["features", *args, "--events", str(source)])
+        assert done.exit_code == 2, done.output
+        assert done.stderr.strip().splitlines()[-1] == expected
+        assert "Traceback" not in done.output
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_cli_backfill_of_a_file_that_is_not_parquet_is_one_line(tmp_path: Path) -> None:
     source = tmp_path / "events.parquet"
     source.write_text("transaction_id,ts\n")

@@ -48,6 +48,24 @@ def test_a_closed_journal_refuses_appends(tmp_path: Path) -> None:
         journal.append(b"x\n")
 
 
+@pytest.mark.parametrize("tail", [b'["e","t3",17722', b"x" * 10_000])
+def test_a_torn_last_line_is_cut_off_when_opened(tmp_path: Path, tail: bytes) -> None:
+    """What a kill or a power cut left of a last write goes, so the next append starts a
+    whole line (it used to be glued onto the fragment: a line no replay could read)."""
+    path = tmp_path / "state.journal"
+    path.write_bytes(b"one\ntwo\n" + tail)
+    journal = Journal(path, fsync_every_s=60.0)
+    try:
+        assert journal.size == len(b"one\ntwo\n")
+        journal.append(b"three\n")
+        assert path.read_bytes() == b"one\ntwo\nthree\n"
+    finally:
+        journal.close()
+    path.write_bytes(tail)  # not one whole line
+    Journal(path, fsync_every_s=60.0).close()
+    assert path.read_bytes() == b""
+
+
 _FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path

@@ -86,6 +86,28 @@ def test_events_after_the_snapshot_are_replayed_after_a_kill(
     assert first + second + third == straight
 
 
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_every_restart_after_a_torn_last_write_works(
+    journal: Path,
+    events: list[PaymentAttempt],
+    straight: Values,
+    snapshot: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A process killed mid-write leaves part of a record after the last snapshot; the next
+    one cuts it off before appending, so the restart after that one still reads the whole
+    journal (it failed with a JSON error, at every restart) and still fits the snapshot."""
+    a, b = len(events) // 3, 2 * len(events) // 3
+    first = _run(journal, events[:a], close=snapshot)
+    with journal.open("ab") as f:
+        f.write(b'["e","t-torn",17722')  # the start of a record, never acknowledged
+    second = _run(journal, events[a:b], close=False)
+    with caplog.at_level(logging.INFO, "riskline.features"):
+        third = _run(journal, events[b:])
+    assert first + second + third == straight
+    assert ("from its snapshot" in caplog.text) == snapshot
+
+
 def test_an_unreadable_snapshot_is_ignored_and_the_journal_replayed(
     journal: Path,
     events: list[PaymentAttempt],

@@ -9,7 +9,16 @@ from datetime import timedelta
 import pytest
 
 from riskline.errors import InvalidFeatureError
-from riskline.features import CARD, CUSTOMER, MERCHANT, Entity, Feature, FeatureSet, Filter
+from riskline.features import (
+    ACCOUNT,
+    CARD,
+    CUSTOMER,
+    MERCHANT,
+    Entity,
+    Feature,
+    FeatureSet,
+    Filter,
+)
 from riskline.fraud import FRAUD_FEATURES
 
 _H = timedelta(hours=1)
@@ -63,6 +72,38 @@ def test_version_is_a_hash_of_the_definitions() -> None:
     assert one.version != FeatureSet("s", (Feature("count", CUSTOMER, _H),)).version
     assert one.version != FeatureSet("s", (Feature("count", CARD, 2 * _H),)).version
     assert FRAUD_FEATURES.version.startswith("fraud-")
+
+
+_D = timedelta(days=3)
+_HALF_S = timedelta(milliseconds=500)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [  # each pair shared one version while bucket and label_delay were cut to whole
+        # seconds and the entity's name was left out of the hash
+        (Feature("count", CUSTOMER, _H), Feature("count", ACCOUNT, _H)),
+        (
+            Feature("count", MERCHANT, _H, kind="bucketed", bucket=timedelta(seconds=1)),
+            Feature("count", MERCHANT, _H, kind="bucketed", bucket=3 * _HALF_S),
+        ),
+        (
+            Feature("label_rate", MERCHANT, _D, kind="bucketed", bucket=_H, label_delay=_D),
+            Feature(
+                "label_rate", MERCHANT, _D, kind="bucketed", bucket=_H, label_delay=_D + _HALF_S
+            ),
+        ),
+    ],
+)
+def test_different_definitions_have_different_versions(a: Feature, b: Feature) -> None:
+    assert FeatureSet("s", (a,)).version != FeatureSet("s", (b,)).version
+
+
+def test_the_fraud_feature_set_version_is_pinned() -> None:
+    """Model artefacts, registry lineage and embedded-store snapshots keep this string: a
+    change makes ``riskline score`` refuse the models trained before it, and the first
+    restart replay the whole journal, so it must never change unnoticed."""
+    assert FRAUD_FEATURES.version == "fraud-df2aec739c9e"
 
 
 def test_restrict_leaves_out_what_the_columns_cannot_feed_and_says_why() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from riskline.errors import ConfigError
+from riskline.errors import ConfigError, RegistryUnavailableError
 from riskline.registry import Registry
 
 
@@ -25,6 +25,19 @@ def test_bad_url_or_schema_is_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         Registry(url, tmp_path, schema=schema)
+
+
+def test_a_database_that_cannot_be_opened_is_a_registry_error(tmp_path: Path) -> None:
+    """Not the driver's exception: callers (the CLI) turn riskline errors into one line."""
+    missing = tmp_path / "missing" / "registry.db"
+    with pytest.raises(
+        RegistryUnavailableError,
+        match=rf"^cannot open the model registry at RISKLINE_REGISTRY_URL='sqlite:///{missing}': "
+        r"unable to open database file\. ",
+    ):
+        Registry.open(f"sqlite:///{missing}", tmp_path / "artifacts")
+    with pytest.raises(RegistryUnavailableError, match=r"'postgresql\+psycopg://u:\*\*\*@"):
+        Registry.open("postgresql+psycopg://u:pw@127.0.0.1:1/db", tmp_path / "artifacts")
 
 
 def test_postgres_tables_live_in_their_own_schema(

@@ -161,3 +161,53 @@ def test_a_batch_is_evaluated_exactly_as_row_by_row(
     expected = [evaluate(WIDE, e, v) for e, v in zip(events, values, strict=True)]
     assert evaluate_many(WIDE, events, as_rows) == expected  # over the matrix's columns
     assert evaluate_many(WIDE, events, values) == expected  # over plain mappings
+
+
+def test_a_rule_after_the_64th_fires_in_a_batch_as_alone() -> None:
+    """With 65 rules the batch used to drop every rule past the 64th (its bit shifted out of
+    a 64-bit word): the decline of rule 65 came back as an approve."""
+    never = [
+        Rule(f"r{k}", "x", "review", (Threshold("amount_minor", ">=", 10**9 + k),), 0.1)
+        for k in range(64)
+    ]
+    big = Rule("big", "huge amount", "decline", (Threshold("amount_minor", ">=", 500),), 0.9)
+    many = RuleSet("many", (*never, big))
+    events = [PaymentAttempt(f"t{i}", AT, 1_000, card_token="c") for i in range(40)]
+    outcomes = evaluate_many(many, events, [{}] * 40)
+    assert outcomes == [evaluate(many, e, {}) for e in events]
+    assert {(o.action, o.score, tuple(h.code for h in o.fired)) for o in outcomes} == {
+        ("decline", 0.9, ("big",))
+    }
+
+
+rule_specs = st.tuples(
+    st.sampled_from(["amount_minor", "n"]),
+    st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+    st.integers(0, 10),
+    st.sampled_from(["review", "decline"]),
+    st.integers(1, 10),
+)
+long_rulesets = st.one_of(  # short sets, and sets past one and two 64-bit words
+    st.lists(rule_specs, max_size=8), st.lists(rule_specs, min_size=60, max_size=140)
+)
+
+
+@given(
+    specs=long_rulesets,
+    amounts=st.lists(st.integers(0, 10), min_size=40, max_size=40),
+    ns=st.lists(st.one_of(st.none(), st.integers(0, 10)), min_size=40, max_size=40),
+)
+def test_a_batch_agrees_with_row_by_row_for_any_number_of_rules(
+    specs: list[tuple[str, str, int, str, int]], amounts: list[int], ns: list[int | None]
+) -> None:
+    ruleset = RuleSet(
+        "any",
+        tuple(
+            Rule(f"r{k}", "x", action, (Threshold(field, op, bound),), severity / 10)  # type: ignore[arg-type]
+            for k, (field, op, bound, action, severity) in enumerate(specs)
+        ),
+    )
+    events = [PaymentAttempt(f"t{i}", AT, a, card_token="c") for i, a in enumerate(amounts)]
+    values: list[dict[str, FieldValue]] = [{"n": n} for n in ns]
+    expected = [evaluate(ruleset, e, v) for e, v in zip(events, values, strict=True)]
+    assert evaluate_many(ruleset, events, values) == expected

@@ -52,14 +52,19 @@ class PaymentAttempt:
     label_available_at: datetime | None = None
 
     def __post_init__(self) -> None:
+        # Cheap on purpose (every scoring request builds one): a null from a file read
+        # without ``conform`` is named here, not met later as an AttributeError.
         if not self.transaction_id:
-            raise SchemaError("transaction_id must be a non-empty string, got ''.")
-        if self.ts.tzinfo is None:
-            raise SchemaError(f"ts must be timezone-aware (UTC), got {self.ts!r}.")
-        if self.amount_minor < 0:
             raise SchemaError(
-                f"amount_minor must be >= 0 (minor units), got {self.amount_minor!r}."
+                f"transaction_id must be a non-empty string, got {self.transaction_id!r}."
             )
+        ts = self.ts
+        if not isinstance(ts, datetime) or ts.tzinfo is None:
+            raise SchemaError(f"ts must be a timezone-aware (UTC) datetime, got {ts!r}.")
+        amount = self.amount_minor
+        if type(amount) is not int or amount < 0:  # not a bool, a float or a numpy integer
+            must = ">= 0" if type(amount) is int else "an int"
+            raise SchemaError(f"amount_minor must be {must} (minor units), got {amount!r}.")
         if self.customer_id is None and self.card_token is None:
             raise SchemaError(
                 f"transaction {self.transaction_id!r} needs a customer_id or a card_token."
@@ -96,8 +101,9 @@ def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Check a frame against the payment schema and cast known columns to their types.
 
     Unknown columns are kept as they are. Raises ``SchemaError`` naming the column when a
-    required column is missing, neither ``customer_id`` nor ``card_token`` is present, or a
-    column cannot be read as its documented type.
+    required column is missing or has nulls (counted in one pass over the three required
+    columns), neither ``customer_id`` nor ``card_token`` is present, or a column cannot be
+    read as its documented type.
     """
     lf = frame.lazy()
     schema = lf.collect_schema()
@@ -125,7 +131,27 @@ def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
             raise SchemaError(
                 f"column {name!r} has type {dtype}, expected {col.dtype} ({col.doc})."
             )
+    _check_required_values(lf)  # before the casts, which keep nulls and cost a pass
     return lf.with_columns(casts) if casts else lf
+
+
+def _check_required_values(lf: pl.LazyFrame) -> None:
+    """Refuse nulls in the required columns: a row with no time, id or amount cannot be
+    placed in any window (backfill gave it features anyway; the replay crashed on it)."""
+    counts = lf.select(
+        pl.len().alias("_rows"), *(pl.col(c).null_count() for c in REQUIRED_COLUMNS)
+    ).collect()
+    rows = counts.item(0, "_rows")
+    nulls = [
+        f"{c} ({counts.item(0, c):,} of {rows:,} rows)"
+        for c in REQUIRED_COLUMNS
+        if counts.item(0, c)
+    ]
+    if nulls:
+        raise SchemaError(
+            f"required column(s) with nulls: {', '.join(nulls)}; every event needs a value "
+            f"in each of {', '.join(REQUIRED_COLUMNS)}."
+        )
 
 
 def _castable(got: pl.DataType, want: pl.DataType) -> bool:

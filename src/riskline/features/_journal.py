@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -24,6 +25,9 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
+
+_SCAN_BYTES = 4096
+_log = logging.getLogger("riskline.features")
 
 
 def _holding_write() -> Callable[[int, bytes], int]:
@@ -63,13 +67,42 @@ def _lock(fd: int, path: Path) -> None:
         ) from None
 
 
+def _cut_torn_tail(fd: int, path: Path) -> int:
+    """Cut the file off after its last newline (``fsync``ed); its length then.
+
+    A process killed or a machine cut off mid-write can leave part of a record at the end.
+    A replay skips it, but the next append would glue a whole record onto it, making a
+    line that no later replay can read, and no restart get past. Records are whole lines,
+    so what follows the last newline was never acknowledged, and a snapshot, which records
+    the journal's length between two appends, never ends inside it.
+    """
+    size = os.fstat(fd).st_size
+    whole, end = 0, size
+    while end > 0:
+        start = max(0, end - _SCAN_BYTES)
+        os.lseek(fd, start, os.SEEK_SET)  # appends go to the end whatever the offset
+        at = os.read(fd, end - start).rfind(b"\n")
+        if at >= 0:
+            whole = start + at + 1
+            break
+        end = start
+    if whole < size:
+        os.ftruncate(fd, whole)
+        os.fsync(fd)  # durable before anything is appended after it
+        _log.warning(
+            "online store journal %s: cut off %d bytes of a torn last write", path, size - whole
+        )
+    return whole
+
+
 class Journal:
     """An append-only file: ``append`` hands bytes to the operating system (a killed process
     loses nothing appended); a thread ``fsync``s every ``fsync_every_s`` seconds and
     ``close`` once more (a power cut loses at most that much).
 
     An append is all or nothing: one that fails part-way (a full disk) is cut off again, so
-    the next one starts a whole line and a replay reads past it.
+    the next one starts a whole line and a replay reads past it; and a file whose last
+    line was torn (by a kill or a power cut) is cut back to its last newline when opened.
 
     One journal has one writer: it is locked (``flock``) while open, so a second server, or
     a second worker, on the same ``RISKLINE_HOME`` fails at startup with
@@ -79,14 +112,15 @@ class Journal:
 
     def __init__(self, path: Path, fsync_every_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            _lock(fd, path)
+            _lock(fd, path)  # before the cut: the tail may be another writer's
+            size = _cut_torn_tail(fd, path)
         except BaseException:
             os.close(fd)
             raise
         self._fd: int | None = fd
-        self._size = os.fstat(fd).st_size  # this process is the file's only writer
+        self._size = size  # this process is the file's only writer
         self._every = fsync_every_s
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync, name="journal-fsync", daemon=True)

@@ -251,17 +251,24 @@ class Feature:
         return frozenset(used)
 
     def describe(self) -> dict[str, str | None]:
-        """A canonical, JSON-able description (the feature set version hashes these)."""
+        """A canonical, JSON-able description (the feature set version hashes these).
+
+        Everything that changes a value or a name is in it, exactly: the entity's name (it
+        is part of the feature's name) and every duration (windows are whole seconds;
+        buckets and label delays are in microseconds: cut to whole seconds, they let two
+        definitions share one version).
+        """
         return {
             "agg": self.agg,
             "entity": None if self.entity is None else ",".join(self.entity.columns),
+            "entity_name": None if self.entity is None else self.entity.name,
             "window_s": None if self.window is None else str(int(self.window.total_seconds())),
             "column": self.column,
             "other": self.other,
             "filter": None if self.filter is None else self.filter.label,
             "kind": self.kind,
-            "bucket_s": None if self.bucket is None else str(int(self.bucket.total_seconds())),
-            "label_delay_s": str(int(self.label_delay.total_seconds())),
+            "bucket_us": None if self.bucket is None else str(_microseconds(self.bucket)),
+            "label_delay_us": str(_microseconds(self.label_delay)),
         }
 
 
@@ -332,6 +339,10 @@ class FeatureSet:
             )
         restricted = FeatureSet(self.name, tuple(kept), self.allowed_lateness, self.dedup_horizon)
         return restricted, notes
+
+
+def _microseconds(duration: timedelta) -> int:
+    return duration // timedelta(microseconds=1)
 
 
 def duration_label(window: timedelta) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from riskline.errors import ConfigError
+from riskline.errors import ConfigError, RegistryUnavailableError
 from riskline.registry._tables import metadata
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -40,6 +40,18 @@ def build_engine(url: str, schema: str | None) -> sa.Engine:
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _on_sqlite_connect)
     return engine
+
+
+def unavailable(url: str, exc: sa.exc.DBAPIError) -> RegistryUnavailableError:
+    """One line for a database the registry could not open: where (``url`` without its
+    password) and the driver's own reason (the first line of it: psycopg adds hints)."""
+    reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    where = sa.make_url(url).render_as_string(hide_password=True)
+    return RegistryUnavailableError(
+        f"cannot open the model registry at RISKLINE_REGISTRY_URL={where!r}: "
+        f"{reason[0] if reason else type(exc.orig).__name__}. Check that its server is up "
+        "(or its folder exists) and that the URL names it."
+    )
 
 
 def create_tables(engine: sa.Engine, schema: str | None) -> None:

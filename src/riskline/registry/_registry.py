@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from riskline.errors import ConfigError, InvalidRegistrationError, PromotionError
 from riskline.registry import _artifacts
 from riskline.registry import _queries as q
-from riskline.registry._database import build_engine, create_tables
+from riskline.registry._database import build_engine, create_tables, unavailable
 from riskline.registry._gate import PromotionGate
 from riskline.registry._rows import to_version
 from riskline.registry._tables import events, versions
@@ -81,11 +81,18 @@ class Registry:
         schema: str | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> Self:
-        """Build a registry and create its schema, tables and artefact folder if missing."""
+        """Build a registry and create its schema, tables and artefact folder if missing.
+
+        Raises RegistryUnavailableError, in one line naming the URL (password hidden) and the
+        driver's reason, when the database cannot be reached or opened.
+        """
         registry = cls(url, artifacts_dir, gate, schema=schema, clock=clock)
         try:
             artifacts_dir.mkdir(parents=True, exist_ok=True)
             create_tables(registry._engine, schema)
+        except sa.exc.DBAPIError as exc:
+            registry.close()
+            raise unavailable(url, exc) from exc
         except BaseException:
             registry.close()
             raise
