@@ -3,7 +3,8 @@
 Each batch runs in one transaction that first takes ``SHARE ROW EXCLUSIVE`` on the table
 (writers queue, readers do not), reads the tail, copies the rows in and commits; with the
 default ``synchronous_commit = on`` the commit returns once the WAL is flushed. Triggers
-refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE``.
+refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE``. The writer connects again when its
+connection was lost, so a server restart costs at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def open_postgres(url: str, schema: str | None) -> GroupCommitLog:
             f"cannot open the decision log in schema {name!r} at {_redact(url)!r}: {exc}"
         ) from exc
     table = names["table"]
-    return GroupCommitLog.start(_PgWriter(conn, table), _PgReader(conninfo, table))
+    return GroupCommitLog.start(_PgWriter(conninfo, conn, table), _PgReader(conninfo, table))
 
 
 def _redact(url: str) -> str:
@@ -81,7 +82,14 @@ def _redact(url: str) -> str:
 
 
 class _PgWriter:
-    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier):
+    """The writer's one connection, made again when it was lost (a server restart, a
+    terminated backend): otherwise every later batch would fail until the process restarts.
+    """
+
+    def __init__(
+        self, conninfo: str, conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier
+    ) -> None:
+        self._conninfo = conninfo
         self._conn = conn
         self._lock = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table)
         self._tail = sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(table)
@@ -92,7 +100,22 @@ class _PgWriter:
         ).format(_COLUMNS, table)
 
     def begin(self) -> None:
-        self._conn.execute(self._lock)
+        """Lock the table for this batch, on a new connection if the last one was lost.
+
+        A connection that died while idle says so only when used: its lock statement fails
+        with the connection closed. Nothing of the batch was sent yet, so it is retried
+        once on a new connection; a connection lost later fails its batch (unacknowledged),
+        and the next batch starts on a new one.
+        """
+        if self._conn.closed:
+            self._conn = psycopg.connect(self._conninfo)
+        try:
+            self._conn.execute(self._lock)
+        except psycopg.OperationalError:
+            if not self._conn.closed:
+                raise  # e.g. a lock timeout: the connection is fine
+            self._conn = psycopg.connect(self._conninfo)
+            self._conn.execute(self._lock)
 
     def tail(self) -> tuple[int, bytes] | None:
         row = self._conn.execute(self._tail, binary=True).fetchone()
