@@ -16,6 +16,7 @@ from riskline.decisions import score_rows as scored
 from riskline.events import PaymentAttempt
 from riskline.fraud import FRAUD_FEATURES, FRAUD_RULES
 from riskline.registry import Registry
+from tests.decisions.samples import FORGED_ROW, SQLITE_TABLE_WITHOUT_CHECK, sample_record
 from tests.e2e.test_real_model import small_model
 from tests.registry.samples import lineage
 
@@ -104,3 +105,23 @@ def test_verify_and_replay_from_the_command_line(home: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "chain broken at record #8 (decision d7): hash_mismatch" in broken.output
+
+
+def test_verify_names_a_record_outside_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path))
+    monkeypatch.delenv("RISKLINE_DECISION_LOG_URL", raising=False)
+    path = tmp_path / "decisions.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(SQLITE_TABLE_WITHOUT_CHECK)  # a log made before seq had to be >= 1
+    with open_decision_log(f"sqlite:///{path}") as log:
+        log.append_many([sample_record(1), sample_record(2)])
+    db.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", FORGED_ROW)
+    db.close()
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "record #0 (decision forged) lies outside the chain, yet lookups return it: "
+        "seq 0 is below 1, where the chain starts: written around the log\n"
+    )

@@ -51,7 +51,8 @@ def _when(option: str, value: str) -> datetime:
 
 @app.command("verify")
 def audit_verify() -> None:
-    """Check the whole hash chain; name the first broken record (exit 1) if any."""
+    """Check the whole hash chain; exit 1 naming the first broken record, or a record
+    outside the chain, if any."""
 
     def work() -> None:
         with _log() as log, err.status("verifying the chain from its first record"):
@@ -62,11 +63,12 @@ def audit_verify() -> None:
                 f"{report.head_hash[:16]}"
             )
             return
-        typer.echo(
-            f"chain broken at record #{report.broken_seq} "
-            f"(decision {report.broken_decision_id}): {report.reason} {report.detail}",
-            err=True,
-        )
+        where = f"record #{report.broken_seq} (decision {report.broken_decision_id})"
+        if report.reason == "outside_chain":  # the chain itself may be intact: say so
+            message = f"{where} lies outside the chain, yet lookups return it: {report.detail}"
+        else:
+            message = f"chain broken at {where}: {report.reason} {report.detail}"
+        typer.echo(message, err=True)
         raise typer.Exit(code=1)
 
     run_work(work)

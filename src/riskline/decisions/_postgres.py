@@ -29,7 +29,7 @@ _TYPES = ["int8", "text", "text", "text", "text", "bytea", "bytea", "bytea"]
 _DDL = (
     "CREATE SCHEMA IF NOT EXISTS {schema}",
     """CREATE TABLE IF NOT EXISTS {table} (
-        seq bigint PRIMARY KEY,
+        seq bigint PRIMARY KEY CHECK (seq >= 1),
         decision_id text NOT NULL UNIQUE,
         transaction_id text NOT NULL,
         kind text NOT NULL,
@@ -160,6 +160,7 @@ class _PgReader:
         self._select = select
         self._rows = select + sql.SQL("WHERE seq > %s ORDER BY seq LIMIT %s")
         self._last = sql.SQL("SELECT coalesce(max(seq), 0) FROM {}").format(table)
+        self._below = select + sql.SQL("WHERE seq < 1 ORDER BY seq LIMIT 1")
 
     def get(self, decision_id: str) -> Row | None:
         return self._one(self._get, (decision_id,))
@@ -189,6 +190,9 @@ class _PgReader:
         with self._pool.borrow() as conn:
             row = conn.execute(self._last).fetchone()
             return int(row[0]) if row else 0
+
+    def below_chain(self) -> Row | None:
+        return self._one(self._below, ())
 
     def close(self) -> None:
         self._pool.close()

@@ -12,7 +12,10 @@ from riskline.errors import InvalidDecisionError
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first record (seq 1): 32 zero bytes, shown as 64 hex zeros."""
 
-BreakReason = Literal["hash_mismatch", "prev_hash_mismatch", "seq_gap"]
+BreakReason = Literal["hash_mismatch", "prev_hash_mismatch", "seq_gap", "outside_chain"]
+"""Why ``verify`` stopped; ``outside_chain``: a row below seq 1, where the chain starts, which
+no walk of the chain reads but ``get`` and ``find`` return (a table made before its
+``CHECK (seq >= 1)``, written around the log)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,8 @@ class StoredDecision:
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """What ``verify`` found, reading the chain from seq 1 and stopping at the first break.
+    """What ``verify`` found, reading the rows in seq order and stopping at the first break:
+    any row below seq 1 first (outside the chain), then the chain from seq 1.
 
     ``checked`` counts the records read, the broken one included. ``head_seq``/``head_hash``
     belong to the last intact record (``0``/``GENESIS_HASH`` when there is none); publishing

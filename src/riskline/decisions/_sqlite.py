@@ -35,7 +35,7 @@ from riskline.errors import DecisionLogUnavailableError
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
     decision_id TEXT NOT NULL UNIQUE,
     transaction_id TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -215,6 +215,10 @@ class _SqliteReader:
     def last_seq(self) -> int:
         with self._pool.borrow() as conn:
             return int(conn.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchone()[0])
+
+    def below_chain(self) -> Row | None:
+        with self._pool.borrow() as conn:
+            return _one(conn.execute(f"{_SELECT} WHERE seq < 1 ORDER BY seq LIMIT 1"))
 
     def close(self) -> None:
         self._pool.close()
