@@ -1,11 +1,13 @@
-"""``riskline audit backtest`` from the command line, on real LightGBM models: the moves,
-the labels logged beside the decisions, and the HTML report with its figures."""
+"""``riskline audit`` from the command line, on real LightGBM models: backtest's moves, the
+labels logged beside the decisions and the HTML report with its figures; verify and replay;
+and every audit's one-line error for a log that is not there."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from secrets import token_hex
 
 import pytest
 from typer.testing import CliRunner
@@ -125,3 +127,45 @@ def test_verify_names_a_record_outside_the_chain(
         "record #0 (decision forged) lies outside the chain, yet lookups return it: "
         "seq 0 is below 1, where the chain starts: written around the log\n"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "verify"],
+        ["audit", "replay", "d7"],
+        ["audit", "backtest", "--model", "fraud-v2", "--since", AT.isoformat()],
+    ],
+)
+def test_an_audit_of_a_missing_log_fails_naming_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # Regression: a mistyped RISKLINE_HOME (or a deleted decisions.db) was audited as a new,
+    # empty log: "chain intact: 0 records", exit 0.
+    mistyped = home / "typo"
+    mistyped.mkdir()
+    monkeypatch.setenv("RISKLINE_HOME", str(mistyped))
+    monkeypatch.setenv("RISKLINE_REGISTRY_URL", f"sqlite:///{home / 'registry.db'}")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    path = mistyped / "decisions.db"
+    assert result.stderr == (
+        f"error: no decision log at {str(path)!r}: the file does not exist (a read-only open "
+        "never creates one).\n"
+    )
+    assert not path.exists()
+
+
+def test_an_audit_of_an_unreachable_postgres_log_names_it_without_its_password(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql+psycopg://postgres:s3cret@127.0.0.1:5432/rl_missing_{token_hex(4)}"
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", url)
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 2, result.output
+    shown = url.replace(":s3cret@", ":***@")
+    assert result.stderr.startswith(
+        f"error: cannot open the decision log in schema 'public' at {shown!r}: "
+    )
+    assert "s3cret" not in result.stderr
+    assert result.stderr.count("\n") == 1

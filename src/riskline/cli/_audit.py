@@ -31,8 +31,10 @@ app = typer.Typer(help="Audit the decision log: verify, replay, backtest.", no_a
 
 @contextmanager
 def _log() -> Iterator[DecisionLog]:
+    """The log to audit, opened read-only: a missing one (a deleted file, a mistyped
+    ``RISKLINE_HOME``, a dropped table) fails naming it instead of auditing an empty log."""
     settings = Settings.from_env(os.environ)
-    log = open_decision_log(settings.decision_log_url)
+    log = open_decision_log(settings.decision_log_url, read_only=True)
     try:
         yield log
     finally:

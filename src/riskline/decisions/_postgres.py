@@ -20,6 +20,7 @@ from psycopg import sql
 from riskline.decisions._chain import Encoded, Row
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
+from riskline.decisions._readlog import ReadOnlyLog
 from riskline.decisions._window import Window, within
 from riskline.errors import ConfigError, DecisionLogUnavailableError
 
@@ -47,34 +48,53 @@ _DDL = (
 )
 
 
-def open_postgres(url: str, schema: str | None) -> GroupCommitLog:
-    """Open (creating if needed) the log in ``schema`` (default ``public``) at ``url``."""
+def open_postgres(
+    url: str, schema: str | None, *, read_only: bool = False
+) -> GroupCommitLog | ReadOnlyLog:
+    """Open the log in ``schema`` (default ``public``) at ``url``: creating its table if
+    needed, or with ``read_only`` only if it exists (no DDL, no writer, appends refused)."""
     name = "public" if schema is None else schema
     if not _SCHEMA_NAME.fullmatch(name):
         raise ConfigError(
             f"schema must be a plain identifier (letters, digits, _; at most 63), got {name!r}."
         )
     conninfo = "postgresql://" + url.split("://", 1)[1]
+    where = f"in schema {name!r} at {_redact(url)!r}"
     names = {
         "schema": sql.Identifier(name),
         "table": sql.Identifier(name, "decisions"),
         "function": sql.Identifier(name, "decisions_append_only"),
     }
+    table = names["table"]
     try:
-        conn = psycopg.connect(conninfo)
+        conn = psycopg.connect(conninfo, autocommit=read_only)
         try:
-            for statement in _DDL:
-                conn.execute(sql.SQL(statement).format(**names))
-            conn.commit()
+            if read_only:
+                found = conn.execute(_EXISTS, (name,)).fetchone()
+            else:
+                for statement in _DDL:
+                    conn.execute(sql.SQL(statement).format(**names))
+                conn.commit()
         except BaseException:
             conn.close()
             raise
     except psycopg.Error as exc:
+        message = " ".join(str(exc).split())  # libpq's messages span lines
         raise DecisionLogUnavailableError(
-            f"cannot open the decision log in schema {name!r} at {_redact(url)!r}: {exc}"
+            f"cannot open the decision log {where}: {message}"
         ) from exc
-    table = names["table"]
-    return GroupCommitLog.start(_PgWriter(conninfo, conn, table), _PgReader(conninfo, table))
+    if not read_only:
+        return GroupCommitLog.start(_PgWriter(conninfo, conn, table), _PgReader(conninfo, table))
+    conn.close()
+    if found is None:
+        raise DecisionLogUnavailableError(
+            f"no decision log {where}: table {name}.decisions does not exist (a read-only "
+            "open never creates one)."
+        )
+    return ReadOnlyLog(_PgReader(conninfo, table), where)
+
+
+_EXISTS = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'decisions'"
 
 
 def _redact(url: str) -> str:
