@@ -153,7 +153,7 @@ def test_an_audit_of_a_missing_log_fails_naming_it(
         f"error: no decision log at {str(path)!r}: the file does not exist (a read-only open "
         "never creates one).\n"
     )
-    assert not path.exists()
+    assert list(mistyped.iterdir()) == []  # no log, no report folder
 
 
 def test_an_audit_of_an_unreachable_postgres_log_names_it_without_its_password(
@@ -169,3 +169,29 @@ def test_an_audit_of_an_unreachable_postgres_log_names_it_without_its_password(
     )
     assert "s3cret" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_backtest_names_a_bad_variable_or_a_report_folder_it_cannot_make(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: both escaped as tracebacks.
+    args = ["audit", "backtest", "--model", "fraud-v2", "--since", AT.isoformat()]
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", "mysql://db/log")
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 2, bad.output
+    assert bad.stderr == (
+        "error: RISKLINE_DECISION_LOG_URL must be a sqlite:/// or postgresql:// URL, "
+        "got 'mysql://db/log'.\n"
+    )
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", f"sqlite:///{home / 'decisions.db'}")
+    monkeypatch.setenv("RISKLINE_REGISTRY_URL", f"sqlite:///{home / 'registry.db'}")
+    not_a_folder = home / "not-a-folder"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("RISKLINE_HOME", str(not_a_folder))
+    blocked = runner.invoke(app, args)
+    assert blocked.exit_code == 2, blocked.output
+    report = not_a_folder / "reports" / "backtest-fraud-v2.html"
+    assert blocked.stderr == (
+        f"error: --report defaults to {str(report)!r}, whose folder cannot be made (Not a "
+        "directory); pass --report, or set RISKLINE_HOME to a writable folder.\n"
+    )

@@ -113,20 +113,17 @@ def audit_backtest(
     logged labels price the decisions they belong to. Writes an HTML report with figures."""
     start = _when("--since", since)
     end = None if until is None else _when("--until", until)
-    if report is None:
-        report = Settings.from_env(os.environ).home / "reports" / f"backtest-{model}.html"
-        report.parent.mkdir(parents=True, exist_ok=True)
-    target = writable_file(report, "--report")
 
     def work() -> None:
-        with (
-            _log() as log,
-            open_registry() as registry,
-            err.status(f"reading the period's decisions and replaying them under {model}"),
-        ):
-            result = backtest(
-                log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
-            )
+        with _log() as log:  # first: a missing log fails before anything is created
+            target = _report_file(report, model)
+            with (
+                open_registry() as registry,
+                err.status(f"reading the period's decisions and replaying them under {model}"),
+            ):
+                result = backtest(
+                    log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
+                )
         table = Table(f"{result.decisions:,} decisions under {model}", "logged", "would be")
         for action, (logged, new) in sorted(result.by_action.items()):
             table.add_row(action, f"{logged:,}", f"{new:,}")
@@ -149,6 +146,21 @@ def audit_backtest(
         console.print(f"report: {write_backtest_report(result, target)}")
 
     run_work(work)
+
+
+def _report_file(report: Path | None, model: str) -> Path:
+    """``--report``, or its default under ``RISKLINE_HOME`` (its folder made), checked to be
+    writable before the period is replayed; fails with one line naming ``--report``."""
+    if report is None:
+        report = Settings.from_env(os.environ).home / "reports" / f"backtest-{model}.html"
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(
+                f"--report defaults to {str(report)!r}, whose folder cannot be made "
+                f"({exc.strerror}); pass --report, or set RISKLINE_HOME to a writable folder."
+            )
+    return writable_file(report, "--report")
 
 
 def _scoring_model(data: bytes) -> Model:
