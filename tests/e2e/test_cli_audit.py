@@ -69,6 +69,9 @@ def test_backtest_prints_the_moves_and_writes_its_report(home: Path) -> None:
     assert "29 decisions under fraud-v2" in out
     assert "moved approve -> review: 14" in out  # t1..t14
     assert "labelled: 3 decisions; of 2 frauds, 1 stopped as logged, 2 under fraud-v2" in out
+    assert "fallbacks repriced: 0 unlabelled rules decisions priced with fraud-v2's score" in (
+        " ".join(out.split())
+    )
     report = home / "reports" / "backtest-fraud-v2.html"
     assert f"report: {report}" in out.replace("\n", "")
     page = report.read_text()

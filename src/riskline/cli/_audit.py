@@ -110,7 +110,8 @@ def audit_backtest(
     ] = None,
 ) -> None:
     """How logged decisions of a period would move under another model version and its bands;
-    logged labels price the decisions they belong to. Writes an HTML report with figures."""
+    logged labels price the decisions they belong to, and the version's score prices both
+    sides of a fallback (its logged score is a rule severity). Writes an HTML report."""
     start = _when("--since", since)
     end = None if until is None else _when("--until", until)
 
@@ -132,6 +133,10 @@ def audit_backtest(
             console.print(f"moved {a} -> {b}: {n:,}")
         console.print(
             f"expected cost delta: {result.cost_delta_minor / 100:,.2f} (negative saves money)"
+        )
+        console.print(
+            f"fallbacks repriced: {result.fallbacks_repriced:,} unlabelled rules decisions "
+            f"priced with {model}'s score on both sides (their logged score is a rule severity)"
         )
         frauds, before, after = result.fraud_stopped
         console.print(
