@@ -8,6 +8,32 @@ from riskline.decisions import DecisionRecord
 
 START_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
+SQLITE_TABLE_WITHOUT_CHECK = """
+CREATE TABLE decisions (
+    seq INTEGER PRIMARY KEY,
+    decision_id TEXT NOT NULL UNIQUE,
+    transaction_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    body BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    UNIQUE (kind, transaction_id)
+) STRICT"""
+"""The table as logs made before ``CHECK (seq >= 1)`` have it: it takes a row below seq 1."""
+
+FORGED_ROW = (
+    0,
+    "forged",
+    "t-forged",
+    "fraud",
+    START_AT.isoformat(timespec="microseconds"),
+    b'{"action":"approve"}',
+    bytes(32),
+    bytes(32),
+)
+"""A row at seq 0, inserted around the log: what ``find("fraud", "t-forged")`` then returns."""
+
 
 def sample_record(
     n: int, *, transaction_id: str | None = None, kind: str = "fraud"

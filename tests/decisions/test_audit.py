@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from riskline.decisions import (
     DecisionLog,
     DecisionRecord,
+    Fallback,
     Policy,
     Thresholds,
     audit,
@@ -64,11 +65,21 @@ def log(tmp_path: Path) -> Iterator[DecisionLog]:
         yield opened
 
 
-def log_decisions(log: DecisionLog, model: LinearModel, version: str, n: int) -> list[str]:
-    """Decide ``n`` attempts with ``model`` (count_5m_by_card = i % 8) and log them."""
+def log_decisions(
+    log: DecisionLog,
+    model: LinearModel,
+    version: str,
+    n: int,
+    fallbacks: Mapping[int, Fallback] | None = None,
+) -> list[str]:
+    """Decide ``n`` attempts with ``model`` (count_5m_by_card = i % 8) and log them; attempt
+    ``i`` in ``fallbacks`` is decided by the rules, for that reason."""
     ids = []
-    policy = Policy(Thresholds(0.1, 0.6))
+    fallbacks = fallbacks or {}
     for i in range(n):
+        reason = fallbacks.get(i)
+        unsure = (0.0, 1.0) if reason == "low_confidence" else None  # every score in band
+        policy = Policy(Thresholds(0.1, 0.6), low_confidence=unsure)
         event = PaymentAttempt(f"t{i}", AT + timedelta(seconds=i), 1_000 + i, card_token="k")
         x: dict[str, float | int | None] = {
             "count_5m_by_card": i % 8,
@@ -79,7 +90,7 @@ def log_decisions(log: DecisionLog, model: LinearModel, version: str, n: int) ->
         d = decide(
             event,
             x,
-            scored,
+            scored if reason in (None, "low_confidence") else reason,
             version,
             FRAUD_RULES,
             policy,
@@ -160,6 +171,55 @@ def test_backtest_counts_moves_costs_and_flips(registry: Registry, log: Decision
     assert all(f.logged_action != f.new_action for f in result.flips)
     assert sum(b for _, b in result.by_action.values()) == 32
     assert result.cost_delta_minor == result.new_cost_minor - result.logged_cost_minor
+
+
+def test_backtest_prices_a_fallback_with_the_new_score_on_both_sides(
+    registry: Registry, log: DecisionLog, tmp_path: Path
+) -> None:
+    # Regression: the logged side of a fallback was priced with its logged score, the rules'
+    # severity (0.9 for card velocity), as if it were a probability.
+    v1 = register(registry, V1)
+    v2 = register(registry, V2)
+    fallbacks: dict[int, Fallback] = dict.fromkeys(range(8, 40, 3), "timeout")
+    fallbacks |= {10: "no_model", 15: "model_error", 22: "store_unavailable"}
+    fallbacks |= {9: "low_confidence", 13: "low_confidence"}  # these log the model's score
+    log_decisions(log, V1, v1, 40, fallbacks)
+    log_labels(log, {"t14": True, "t13": False})  # a timeout and a low-confidence decision
+    result = backtest(
+        log, registry, LinearModel.from_bytes, v2, AT + timedelta(seconds=8), costs=FRAUD_COSTS
+    )
+    t, c = Thresholds(0.1, 0.6), FRAUD_COSTS
+    costs = [0.0, 0.0]
+    for i in range(8, 40):
+        x = {"count_5m_by_card": i % 8, "value_amount_minor": 1_000 + i}
+        p_new = V2.score([x])[0]
+        by_rules = fallbacks.get(i) not in (None, "low_confidence")
+        p_logged = p_new if by_rules else V1.score([x])[0]
+        label = {14: 1.0, 13: 0.0}.get(i)
+        stored = log.get(f"d{i}")
+        assert stored is not None
+        logged_action = str(stored.body["action"])  # the rules' action for a fallback
+        for side, (p, action) in enumerate(((p_logged, logged_action), (p_new, t.band(p_new)))):
+            p = p if label is None else label
+            amount = 1_000 + i
+            costs[side] += {
+                "approve": p * (amount + c.chargeback_fee_minor),
+                "review": float(c.review_minor),
+                "decline": (1 - p) * (c.margin_share * amount + c.friction_minor),
+            }[action]
+    assert result.logged_cost_minor == pytest.approx(costs[0], rel=1e-9)
+    assert result.new_cost_minor == pytest.approx(costs[1], rel=1e-9)
+    assert result.fallbacks_repriced == 13  # 11 timeouts and 3 others, less t14 (labelled)
+    assert result.logged_scores[23 - 8] == 0.9  # as logged: the card-velocity rule's severity
+    page = write_backtest_report(result, tmp_path / "bt.html").read_text()
+    assert (
+        " ".join(page.split()).count(
+            f"but 13 unlabelled decisions the rules made without a model score (fallbacks), whose "
+            f"logged score is a rule severity rather than a probability, are priced with {v2}'s "
+            "score on both sides."
+        )
+        == 1
+    )
 
 
 def log_labels(log: DecisionLog, frauds: dict[str, bool]) -> None:

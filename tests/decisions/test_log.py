@@ -194,6 +194,30 @@ def test_a_batch_is_submitted_at_once_with_one_future(open_log: Opener) -> None:
     assert log.verify().checked == 5
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("transaction_id", "merchant-B-\x00", "transaction_id must not contain NUL"),
+        ("transaction_id", "merchant-B-\ud800", "transaction_id must be valid Unicode"),
+        ("decision_id", "\x00", "decision_id must not contain NUL"),
+    ],
+)
+def test_an_id_no_backend_stores_is_refused_and_its_neighbours_commit(
+    open_log: Opener, field: str, value: str, why: str
+) -> None:
+    # Regression: PostgreSQL's COPY refuses a NUL and a lone surrogate has no UTF-8 bytes;
+    # inside the writer either failed the whole group commit, every neighbour included.
+    log = open_log()
+    neighbour = log.submit(sample_record(1))
+    ids = {"decision_id": "d2", "transaction_id": "t2", field: value}
+    with pytest.raises(InvalidDecisionError, match=why):
+        log.submit(DecisionRecord(ids["decision_id"], ids["transaction_id"], "fraud", START_AT, {}))
+    batch = log.submit_many([sample_record(3), sample_record(4)])
+    assert (neighbour.result(), batch.result()) == (1, [2, 3])
+    assert [s.decision_id for s in log.read()] == ["d1", "d3", "d4"]
+    assert log.verify().ok
+
+
 def test_restart_resumes_the_chain(open_durable_log: Opener) -> None:
     first = open_durable_log()
     first.append_many([sample_record(n) for n in range(1, 11)])

@@ -24,10 +24,10 @@ _JSON = st.recursive(
 )
 
 
-@given(
-    body=st.dictionaries(st.text(), _JSON, max_size=6),
-    ids=st.tuples(st.text(min_size=1), st.text(min_size=1)),
-)
+_ID = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1)
+
+
+@given(body=st.dictionaries(st.text(), _JSON, max_size=6), ids=st.tuples(_ID, _ID))
 def test_any_json_body_reads_back_equal_and_verifies(
     body: dict[str, object], ids: tuple[str, str]
 ) -> None:
@@ -55,6 +55,21 @@ def test_invalid_records_are_refused_when_built() -> None:
         DecisionRecord("d1", "t1", "fraud", datetime(2026, 3, 1), {})  # noqa: DTZ001
     with pytest.raises(InvalidDecisionError, match="transaction_id must be a non-empty string"):
         DecisionRecord("d1", "", "fraud", START_AT, {})
+
+
+@given(
+    head=st.text(),
+    bad=st.sampled_from(["\x00", "\ud800", "\udfff"]),
+    tail=st.text(),
+    field=st.sampled_from(["decision_id", "transaction_id", "kind"]),
+)
+def test_an_id_with_a_nul_or_a_lone_surrogate_is_refused_when_built(
+    head: str, bad: str, tail: str, field: str
+) -> None:
+    ids = {"decision_id": "d1", "transaction_id": "t1", "kind": "fraud", field: head + bad + tail}
+    why = "must not contain NUL" if "\x00" in ids[field] else "must be valid Unicode"
+    with pytest.raises(InvalidDecisionError, match=f"^{field} {why}"):
+        DecisionRecord(ids["decision_id"], ids["transaction_id"], ids["kind"], START_AT, {})
 
 
 def test_a_body_that_is_not_json_is_refused_and_not_logged() -> None:

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from riskline.decisions import DecisionLog, open_decision_log
+from riskline.decisions import GENESIS_HASH, DecisionLog, open_decision_log
 from tests.decisions.conftest import PG_CONNINFO, PG_URL
-from tests.decisions.samples import sample_record
+from tests.decisions.samples import FORGED_ROW, SQLITE_TABLE_WITHOUT_CHECK, sample_record
 
 RawSql = Callable[[str, tuple[object, ...]], None]
 """Runs one statement on the backing database, outside the log (``?`` placeholders)."""
@@ -98,3 +98,62 @@ def test_a_rehashed_edit_breaks_the_next_link(tampered: tuple[DecisionLog, RawSq
         61,
         "d61",
     )
+
+
+def test_a_row_below_seq_1_is_refused(tampered: tuple[DecisionLog, RawSql]) -> None:
+    _, run = tampered
+    with pytest.raises(
+        (sqlite3.IntegrityError, psycopg.errors.CheckViolation), match=r"(?i)check constraint"
+    ):
+        run("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", FORGED_ROW)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def unchecked(
+    request: pytest.FixtureRequest, sqlite_path: Path
+) -> Iterator[tuple[DecisionLog, RawSql]]:
+    """A log of 3 records in a table made before ``CHECK (seq >= 1)``, and a raw SQL runner."""
+    if request.param == "sqlite":
+        raw = sqlite3.connect(sqlite_path, isolation_level=None)
+        raw.execute(SQLITE_TABLE_WITHOUT_CHECK)
+        log = open_decision_log(f"sqlite:///{sqlite_path}")
+
+        def run(statement: str, params: tuple[object, ...]) -> None:
+            raw.execute(statement, params)
+
+        close = raw.close
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        log = open_decision_log(PG_URL, schema=schema)
+        conn = psycopg.connect(PG_CONNINFO, autocommit=True)
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+        def run(statement: str, params: tuple[object, ...]) -> None:
+            conn.execute(statement.replace("?", "%s"), params)
+
+        run("ALTER TABLE decisions DROP CONSTRAINT decisions_seq_check", ())
+        close = conn.close
+    log.append_many([sample_record(n) for n in range(1, 4)])
+    try:
+        yield log, run
+    finally:
+        log.close()
+        close()
+
+
+def test_a_row_outside_the_chain_is_reported(unchecked: tuple[DecisionLog, RawSql]) -> None:
+    # Regression: reads and verify walk seq > 0, so a row forged at seq 0 went unseen while
+    # find() served it as the transaction's logged decision.
+    log, run = unchecked
+    intact = log.verify()
+    run("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", FORGED_ROW)
+    forged = log.find("fraud", "t-forged")
+    assert forged is not None
+    assert forged.decision_id == "forged"  # what a lookup would serve
+    report = log.verify()
+    assert (report.ok, report.reason) == (False, "outside_chain")
+    assert (report.broken_seq, report.broken_decision_id) == (0, "forged")
+    assert report.detail == "seq 0 is below 1, where the chain starts: written around the log"
+    assert (report.checked, report.head_seq, report.head_hash) == (1, 0, GENESIS_HASH)
+    assert (intact.ok, intact.checked) == (True, 3)
+    assert [s.seq for s in log.read()] == [1, 2, 3]

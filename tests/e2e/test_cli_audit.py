@@ -1,11 +1,13 @@
-"""``riskline audit backtest`` from the command line, on real LightGBM models: the moves,
-the labels logged beside the decisions, and the HTML report with its figures."""
+"""``riskline audit`` from the command line, on real LightGBM models: backtest's moves, the
+labels logged beside the decisions and the HTML report with its figures; verify and replay;
+and every audit's one-line error for a log that is not there."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from secrets import token_hex
 
 import pytest
 from typer.testing import CliRunner
@@ -16,6 +18,7 @@ from riskline.decisions import score_rows as scored
 from riskline.events import PaymentAttempt
 from riskline.fraud import FRAUD_FEATURES, FRAUD_RULES
 from riskline.registry import Registry
+from tests.decisions.samples import FORGED_ROW, SQLITE_TABLE_WITHOUT_CHECK, sample_record
 from tests.e2e.test_real_model import small_model
 from tests.registry.samples import lineage
 
@@ -66,6 +69,9 @@ def test_backtest_prints_the_moves_and_writes_its_report(home: Path) -> None:
     assert "29 decisions under fraud-v2" in out
     assert "moved approve -> review: 14" in out  # t1..t14
     assert "labelled: 3 decisions; of 2 frauds, 1 stopped as logged, 2 under fraud-v2" in out
+    assert "fallbacks repriced: 0 unlabelled rules decisions priced with fraud-v2's score" in (
+        " ".join(out.split())
+    )
     report = home / "reports" / "backtest-fraud-v2.html"
     assert f"report: {report}" in out.replace("\n", "")
     page = report.read_text()
@@ -104,3 +110,91 @@ def test_verify_and_replay_from_the_command_line(home: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "chain broken at record #8 (decision d7): hash_mismatch" in broken.output
+
+
+def test_verify_names_a_record_outside_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLINE_HOME", str(tmp_path))
+    monkeypatch.delenv("RISKLINE_DECISION_LOG_URL", raising=False)
+    path = tmp_path / "decisions.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(SQLITE_TABLE_WITHOUT_CHECK)  # a log made before seq had to be >= 1
+    with open_decision_log(f"sqlite:///{path}") as log:
+        log.append_many([sample_record(1), sample_record(2)])
+    db.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", FORGED_ROW)
+    db.close()
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "record #0 (decision forged) lies outside the chain, yet lookups return it: "
+        "seq 0 is below 1, where the chain starts: written around the log\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "verify"],
+        ["audit", "replay", "d7"],
+        ["audit", "backtest", "--model", "fraud-v2", "--since", AT.isoformat()],
+    ],
+)
+def test_an_audit_of_a_missing_log_fails_naming_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # Regression: a mistyped RISKLINE_HOME (or a deleted decisions.db) was audited as a new,
+    # empty log: "chain intact: 0 records", exit 0.
+    mistyped = home / "typo"
+    mistyped.mkdir()
+    monkeypatch.setenv("RISKLINE_HOME", str(mistyped))
+    monkeypatch.setenv("RISKLINE_REGISTRY_URL", f"sqlite:///{home / 'registry.db'}")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    path = mistyped / "decisions.db"
+    assert result.stderr == (
+        f"error: no decision log at {str(path)!r}: the file does not exist (a read-only open "
+        "never creates one).\n"
+    )
+    assert list(mistyped.iterdir()) == []  # no log, no report folder
+
+
+def test_an_audit_of_an_unreachable_postgres_log_names_it_without_its_password(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql+psycopg://postgres:s3cret@127.0.0.1:5432/rl_missing_{token_hex(4)}"
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", url)
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 2, result.output
+    shown = url.replace(":s3cret@", ":***@")
+    assert result.stderr.startswith(
+        f"error: cannot open the decision log in schema 'public' at {shown!r}: "
+    )
+    assert "s3cret" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_backtest_names_a_bad_variable_or_a_report_folder_it_cannot_make(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: both escaped as tracebacks.
+    args = ["audit", "backtest", "--model", "fraud-v2", "--since", AT.isoformat()]
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", "mysql://db/log")
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 2, bad.output
+    assert bad.stderr == (
+        "error: RISKLINE_DECISION_LOG_URL must be a sqlite:/// or postgresql:// URL, "
+        "got 'mysql://db/log'.\n"
+    )
+    monkeypatch.setenv("RISKLINE_DECISION_LOG_URL", f"sqlite:///{home / 'decisions.db'}")
+    monkeypatch.setenv("RISKLINE_REGISTRY_URL", f"sqlite:///{home / 'registry.db'}")
+    not_a_folder = home / "not-a-folder"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("RISKLINE_HOME", str(not_a_folder))
+    blocked = runner.invoke(app, args)
+    assert blocked.exit_code == 2, blocked.output
+    report = not_a_folder / "reports" / "backtest-fraud-v2.html"
+    assert blocked.stderr == (
+        f"error: --report defaults to {str(report)!r}, whose folder cannot be made (Not a "
+        "directory); pass --report, or set RISKLINE_HOME to a writable folder.\n"
+    )

@@ -31,8 +31,10 @@ app = typer.Typer(help="Audit the decision log: verify, replay, backtest.", no_a
 
 @contextmanager
 def _log() -> Iterator[DecisionLog]:
+    """The log to audit, opened read-only: a missing one (a deleted file, a mistyped
+    ``RISKLINE_HOME``, a dropped table) fails naming it instead of auditing an empty log."""
     settings = Settings.from_env(os.environ)
-    log = open_decision_log(settings.decision_log_url)
+    log = open_decision_log(settings.decision_log_url, read_only=True)
     try:
         yield log
     finally:
@@ -51,7 +53,8 @@ def _when(option: str, value: str) -> datetime:
 
 @app.command("verify")
 def audit_verify() -> None:
-    """Check the whole hash chain; name the first broken record (exit 1) if any."""
+    """Check the whole hash chain; exit 1 naming the first broken record, or a record
+    outside the chain, if any."""
 
     def work() -> None:
         with _log() as log, err.status("verifying the chain from its first record"):
@@ -62,11 +65,12 @@ def audit_verify() -> None:
                 f"{report.head_hash[:16]}"
             )
             return
-        typer.echo(
-            f"chain broken at record #{report.broken_seq} "
-            f"(decision {report.broken_decision_id}): {report.reason} {report.detail}",
-            err=True,
-        )
+        where = f"record #{report.broken_seq} (decision {report.broken_decision_id})"
+        if report.reason == "outside_chain":  # the chain itself may be intact: say so
+            message = f"{where} lies outside the chain, yet lookups return it: {report.detail}"
+        else:
+            message = f"chain broken at {where}: {report.reason} {report.detail}"
+        typer.echo(message, err=True)
         raise typer.Exit(code=1)
 
     run_work(work)
@@ -106,23 +110,21 @@ def audit_backtest(
     ] = None,
 ) -> None:
     """How logged decisions of a period would move under another model version and its bands;
-    logged labels price the decisions they belong to. Writes an HTML report with figures."""
+    logged labels price the decisions they belong to, and the version's score prices both
+    sides of a fallback (its logged score is a rule severity). Writes an HTML report."""
     start = _when("--since", since)
     end = None if until is None else _when("--until", until)
-    if report is None:
-        report = Settings.from_env(os.environ).home / "reports" / f"backtest-{model}.html"
-        report.parent.mkdir(parents=True, exist_ok=True)
-    target = writable_file(report, "--report")
 
     def work() -> None:
-        with (
-            _log() as log,
-            open_registry() as registry,
-            err.status(f"reading the period's decisions and replaying them under {model}"),
-        ):
-            result = backtest(
-                log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
-            )
+        with _log() as log:  # first: a missing log fails before anything is created
+            target = _report_file(report, model)
+            with (
+                open_registry() as registry,
+                err.status(f"reading the period's decisions and replaying them under {model}"),
+            ):
+                result = backtest(
+                    log, registry, _scoring_model, model, start, until=end, costs=FRAUD_COSTS
+                )
         table = Table(f"{result.decisions:,} decisions under {model}", "logged", "would be")
         for action, (logged, new) in sorted(result.by_action.items()):
             table.add_row(action, f"{logged:,}", f"{new:,}")
@@ -131,6 +133,10 @@ def audit_backtest(
             console.print(f"moved {a} -> {b}: {n:,}")
         console.print(
             f"expected cost delta: {result.cost_delta_minor / 100:,.2f} (negative saves money)"
+        )
+        console.print(
+            f"fallbacks repriced: {result.fallbacks_repriced:,} unlabelled rules decisions "
+            f"priced with {model}'s score on both sides (their logged score is a rule severity)"
         )
         frauds, before, after = result.fraud_stopped
         console.print(
@@ -145,6 +151,21 @@ def audit_backtest(
         console.print(f"report: {write_backtest_report(result, target)}")
 
     run_work(work)
+
+
+def _report_file(report: Path | None, model: str) -> Path:
+    """``--report``, or its default under ``RISKLINE_HOME`` (its folder made), checked to be
+    writable before the period is replayed; fails with one line naming ``--report``."""
+    if report is None:
+        report = Settings.from_env(os.environ).home / "reports" / f"backtest-{model}.html"
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(
+                f"--report defaults to {str(report)!r}, whose folder cannot be made "
+                f"({exc.strerror}); pass --report, or set RISKLINE_HOME to a writable folder."
+            )
+    return writable_file(report, "--report")
 
 
 def _scoring_model(data: bytes) -> Model:

@@ -54,7 +54,10 @@ decline at {r.thresholds.decline_at:.4f}). {len(r.flips):,} would change their a
 <tr><td>{r.logged_cost_minor:,.0f}</td><td>{r.new_cost_minor:,.0f}</td>
 <td>{r.cost_delta_minor:+,.0f}</td></tr></table>
 <p>A decision's cost uses its label when one is logged ({r.labelled:,} of {r.decisions:,}),
-otherwise each side's own calibrated score. Of the {frauds:,} labelled frauds, the logged
+otherwise each side's own calibrated score; but {r.fallbacks_repriced:,} unlabelled decisions
+the rules made without a model score (fallbacks), whose logged score is a rule severity rather
+than a probability, are priced with {html.escape(r.model_version)}'s score on both sides.
+Of the {frauds:,} labelled frauds, the logged
 decisions reviewed or declined {stopped_before:,}; {html.escape(r.model_version)} would
 stop {stopped_after:,}.</p>
 <h2>Decisions by action</h2>

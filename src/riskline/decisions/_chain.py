@@ -116,13 +116,17 @@ def to_stored(row: Row) -> StoredDecision:
 
 
 def verify(chunks: Iterable[Sequence[Row]]) -> VerifyReport:
-    """Check rows in seq order: seq has no gap, prev_hash links, hash recomputes."""
+    """Check rows in seq order: none below seq 1, seq has no gap, prev_hash links, hash
+    recomputes."""
     expected, prev, checked = 1, GENESIS, 0
     for chunk in chunks:
         for seq, decision_id, transaction_id, kind, at, body, prev_hash, stored in chunk:
             checked += 1
             reason: BreakReason
-            if seq != expected:
+            if seq < 1:
+                reason = "outside_chain"
+                detail = f"seq {seq} is below 1, where the chain starts: written around the log"
+            elif seq != expected:
                 reason, detail = "seq_gap", f"expected seq {expected}, found {seq}"
             elif prev_hash != prev:
                 reason = "prev_hash_mismatch"

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored, verify
-from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
-from riskline.decisions._window import Window
+from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored
+from riskline.decisions._readlog import Reader, ReadLog
+from riskline.decisions._records import DecisionRecord
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
-_CHUNK = 20_000  # rows per read query: large enough that query overhead vanishes
 # After a commit that took at least _CROWD records, the writer waits up to _COALESCE_S for
 # as many to queue again (the callers it woke), so that they share one fsync. A service's
 # requests arrive one or two per commit, at random: waiting for the second cost more than
@@ -60,34 +58,15 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
-class Reader(Protocol):
-    """Thread-safe reads of committed rows."""
-
-    def get(self, decision_id: str) -> Row | None: ...
-    def find(self, kind: str, transaction_id: str) -> Row | None: ...
-    def rows(self, since: int, limit: int) -> list[Row]: ...
-
-    def between(self, after: int, upto: int, window: Window) -> list[Row]:
-        """The rows of ``window`` with ``after < seq <= upto``, in seq order: a chunk's
-        cost is bounded by its seq range, however few rows the window keeps."""
-        ...
-
-    def last_seq(self) -> int:
-        """The highest committed seq (0 when empty)."""
-        ...
-
-    def close(self) -> None: ...
-
-
 Outcome = int | DuplicateDecisionError
 
 
-class GroupCommitLog:
+class GroupCommitLog(ReadLog):
     """A ``DecisionLog`` over a ``Writer`` and a ``Reader``; build it with ``start``."""
 
     def __init__(self, writer: Writer, reader: Reader, max_batch: int) -> None:
+        super().__init__(reader)
         self._writer = writer
-        self._reader = reader
         self._max_batch = max_batch
         self._cond = threading.Condition()
         self._pending: deque[_Group] = deque()
@@ -118,29 +97,6 @@ class GroupCommitLog:
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
         return seqs_or_raise(self.submit_many(list(records)).result())
 
-    def get(self, decision_id: str) -> StoredDecision | None:
-        row = self._reader.get(decision_id)
-        return None if row is None else to_stored(row)
-
-    def find(self, kind: str, transaction_id: str) -> StoredDecision | None:
-        row = self._reader.find(kind, transaction_id)
-        return None if row is None else to_stored(row)
-
-    def read(
-        self,
-        since: int = 0,
-        *,
-        kinds: Collection[str] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> Iterator[StoredDecision]:
-        window = Window.of(kinds, start, end)
-        for chunk in self._chunks(since, window):
-            yield from map(to_stored, chunk)
-
-    def verify(self) -> VerifyReport:
-        return verify(self._chunks(0))
-
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -157,18 +113,6 @@ class GroupCommitLog:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def _chunks(self, since: int, window: Window | None = None) -> Iterator[list[Row]]:
-        if window is None:
-            while chunk := self._reader.rows(since, _CHUNK):
-                yield chunk
-                since = chunk[-1][0]
-            return
-        last = self._reader.last_seq()  # what is committed when the read starts
-        while since < last:
-            if chunk := self._reader.between(since, min(since + _CHUNK, last), window):
-                yield chunk
-            since += _CHUNK
 
     def _enqueue(self, group: _Group) -> None:
         if not group.records:

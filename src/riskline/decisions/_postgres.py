@@ -3,7 +3,8 @@
 Each batch runs in one transaction that first takes ``SHARE ROW EXCLUSIVE`` on the table
 (writers queue, readers do not), reads the tail, copies the rows in and commits; with the
 default ``synchronous_commit = on`` the commit returns once the WAL is flushed. Triggers
-refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE``.
+refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE``. The writer connects again when its
+connection was lost, so a server restart costs at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from psycopg import sql
 from riskline.decisions._chain import Encoded, Row
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
+from riskline.decisions._readlog import ReadOnlyLog
 from riskline.decisions._window import Window, within
 from riskline.errors import ConfigError, DecisionLogUnavailableError
 
@@ -28,7 +30,7 @@ _TYPES = ["int8", "text", "text", "text", "text", "bytea", "bytea", "bytea"]
 _DDL = (
     "CREATE SCHEMA IF NOT EXISTS {schema}",
     """CREATE TABLE IF NOT EXISTS {table} (
-        seq bigint PRIMARY KEY,
+        seq bigint PRIMARY KEY CHECK (seq >= 1),
         decision_id text NOT NULL UNIQUE,
         transaction_id text NOT NULL,
         kind text NOT NULL,
@@ -46,34 +48,53 @@ _DDL = (
 )
 
 
-def open_postgres(url: str, schema: str | None) -> GroupCommitLog:
-    """Open (creating if needed) the log in ``schema`` (default ``public``) at ``url``."""
+def open_postgres(
+    url: str, schema: str | None, *, read_only: bool = False
+) -> GroupCommitLog | ReadOnlyLog:
+    """Open the log in ``schema`` (default ``public``) at ``url``: creating its table if
+    needed, or with ``read_only`` only if it exists (no DDL, no writer, appends refused)."""
     name = "public" if schema is None else schema
     if not _SCHEMA_NAME.fullmatch(name):
         raise ConfigError(
             f"schema must be a plain identifier (letters, digits, _; at most 63), got {name!r}."
         )
     conninfo = "postgresql://" + url.split("://", 1)[1]
+    where = f"in schema {name!r} at {_redact(url)!r}"
     names = {
         "schema": sql.Identifier(name),
         "table": sql.Identifier(name, "decisions"),
         "function": sql.Identifier(name, "decisions_append_only"),
     }
+    table = names["table"]
     try:
-        conn = psycopg.connect(conninfo)
+        conn = psycopg.connect(conninfo, autocommit=read_only)
         try:
-            for statement in _DDL:
-                conn.execute(sql.SQL(statement).format(**names))
-            conn.commit()
+            if read_only:
+                found = conn.execute(_EXISTS, (name,)).fetchone()
+            else:
+                for statement in _DDL:
+                    conn.execute(sql.SQL(statement).format(**names))
+                conn.commit()
         except BaseException:
             conn.close()
             raise
     except psycopg.Error as exc:
+        message = " ".join(str(exc).split())  # libpq's messages span lines
         raise DecisionLogUnavailableError(
-            f"cannot open the decision log in schema {name!r} at {_redact(url)!r}: {exc}"
+            f"cannot open the decision log {where}: {message}"
         ) from exc
-    table = names["table"]
-    return GroupCommitLog.start(_PgWriter(conn, table), _PgReader(conninfo, table))
+    if not read_only:
+        return GroupCommitLog.start(_PgWriter(conninfo, conn, table), _PgReader(conninfo, table))
+    conn.close()
+    if found is None:
+        raise DecisionLogUnavailableError(
+            f"no decision log {where}: table {name}.decisions does not exist (a read-only "
+            "open never creates one)."
+        )
+    return ReadOnlyLog(_PgReader(conninfo, table), where)
+
+
+_EXISTS = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'decisions'"
 
 
 def _redact(url: str) -> str:
@@ -81,7 +102,14 @@ def _redact(url: str) -> str:
 
 
 class _PgWriter:
-    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier):
+    """The writer's one connection, made again when it was lost (a server restart, a
+    terminated backend): otherwise every later batch would fail until the process restarts.
+    """
+
+    def __init__(
+        self, conninfo: str, conn: psycopg.Connection[tuple[object, ...]], table: sql.Identifier
+    ) -> None:
+        self._conninfo = conninfo
         self._conn = conn
         self._lock = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table)
         self._tail = sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(table)
@@ -92,7 +120,22 @@ class _PgWriter:
         ).format(_COLUMNS, table)
 
     def begin(self) -> None:
-        self._conn.execute(self._lock)
+        """Lock the table for this batch, on a new connection if the last one was lost.
+
+        A connection that died while idle says so only when used: its lock statement fails
+        with the connection closed. Nothing of the batch was sent yet, so it is retried
+        once on a new connection; a connection lost later fails its batch (unacknowledged),
+        and the next batch starts on a new one.
+        """
+        if self._conn.closed:
+            self._conn = psycopg.connect(self._conninfo)
+        try:
+            self._conn.execute(self._lock)
+        except psycopg.OperationalError:
+            if not self._conn.closed:
+                raise  # e.g. a lock timeout: the connection is fine
+            self._conn = psycopg.connect(self._conninfo)
+            self._conn.execute(self._lock)
 
     def tail(self) -> tuple[int, bytes] | None:
         row = self._conn.execute(self._tail, binary=True).fetchone()
@@ -137,6 +180,7 @@ class _PgReader:
         self._select = select
         self._rows = select + sql.SQL("WHERE seq > %s ORDER BY seq LIMIT %s")
         self._last = sql.SQL("SELECT coalesce(max(seq), 0) FROM {}").format(table)
+        self._below = select + sql.SQL("WHERE seq < 1 ORDER BY seq LIMIT 1")
 
     def get(self, decision_id: str) -> Row | None:
         return self._one(self._get, (decision_id,))
@@ -166,6 +210,9 @@ class _PgReader:
         with self._pool.borrow() as conn:
             row = conn.execute(self._last).fetchone()
             return int(row[0]) if row else 0
+
+    def below_chain(self) -> Row | None:
+        return self._one(self._below, ())
 
     def close(self) -> None:
         self._pool.close()

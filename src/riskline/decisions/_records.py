@@ -12,14 +12,19 @@ from riskline.errors import InvalidDecisionError
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first record (seq 1): 32 zero bytes, shown as 64 hex zeros."""
 
-BreakReason = Literal["hash_mismatch", "prev_hash_mismatch", "seq_gap"]
+BreakReason = Literal["hash_mismatch", "prev_hash_mismatch", "seq_gap", "outside_chain"]
+"""Why ``verify`` stopped; ``outside_chain``: a row below seq 1, where the chain starts, which
+no walk of the chain reads but ``get`` and ``find`` return (a table made before its
+``CHECK (seq >= 1)``, written around the log)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """One decision to log, for any domain (``kind`` is e.g. ``"fraud"``, ``"credit"``).
 
-    ``transaction_id`` is the idempotency key: unique per ``kind``. ``decided_at`` is a
+    ``transaction_id`` is the idempotency key: unique per ``kind``. The three ids are
+    non-empty text without NUL characters or lone surrogates (what every backend stores and
+    hashes); others raise ``InvalidDecisionError`` when the record is built. ``decided_at`` is a
     tz-aware time, stored in UTC with microseconds. ``body`` is a JSON-able mapping (request,
     feature values, model and rules versions, score, thresholds, decision, reasons, latency,
     fallback); it is stored as canonical JSON (sorted keys), so it reads back with JSON types:
@@ -40,6 +45,7 @@ class DecisionRecord:
         ):
             if not isinstance(value, str) or not value:
                 raise InvalidDecisionError(f"{name} must be a non-empty string, got {value!r}.")
+            _check_text(name, value)
         if self.decided_at.utcoffset() is None:
             raise InvalidDecisionError(
                 f"decided_at must be timezone-aware (UTC), got {self.decided_at!r}."
@@ -48,6 +54,22 @@ class DecisionRecord:
             raise InvalidDecisionError(
                 f"body must be a mapping with string keys, got {type(self.body).__name__}."
             )
+
+
+def _check_text(name: str, value: str) -> None:
+    """Refuse what a backend cannot store, here rather than in the writer: there it would
+    fail the whole group commit, every request sharing its fsync. PostgreSQL text holds no
+    NUL, and a lone surrogate has no UTF-8 bytes to hash or store. ``isascii`` first: ids
+    are ASCII almost always, and a batch checks thousands of them."""
+    if "\x00" in value:
+        raise InvalidDecisionError(f"{name} must not contain NUL characters, got {value!r}.")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidDecisionError(
+                f"{name} must be valid Unicode text (no lone surrogates), got {value!r}."
+            ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +93,8 @@ class StoredDecision:
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """What ``verify`` found, reading the chain from seq 1 and stopping at the first break.
+    """What ``verify`` found, reading the rows in seq order and stopping at the first break:
+    any row below seq 1 first (outside the chain), then the chain from seq 1.
 
     ``checked`` counts the records read, the broken one included. ``head_seq``/``head_hash``
     belong to the last intact record (``0``/``GENESIS_HASH`` when there is none); publishing

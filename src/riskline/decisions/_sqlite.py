@@ -30,12 +30,13 @@ from typing import cast
 from riskline.decisions._chain import Encoded, Row
 from riskline.decisions._grouplog import ConflictError, GroupCommitLog
 from riskline.decisions._pool import Pool
+from riskline.decisions._readlog import ReadOnlyLog
 from riskline.decisions._window import Window, within
 from riskline.errors import DecisionLogUnavailableError
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
     decision_id TEXT NOT NULL UNIQUE,
     transaction_id TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -64,8 +65,36 @@ _CHECKPOINT_EVERY_S = 1.0
 _log = logging.getLogger("riskline.decisions")
 
 
-def open_sqlite(path: Path) -> GroupCommitLog:
-    """Open (creating if needed) the log in the SQLite file at ``path``."""
+def _open_read_only(path: Path) -> ReadOnlyLog:
+    """The existing log at ``path``, its file opened read-only: nothing is created or
+    changed; ``DecisionLogUnavailableError`` if there is no log there."""
+    where = repr(str(path))
+    if not path.is_file():
+        raise DecisionLogUnavailableError(
+            f"no decision log at {where}: the file does not exist (a read-only open never "
+            "creates one)."
+        )
+    reader = _SqliteReader(path, read_only=True)
+    try:
+        found = reader.has_table()
+    except sqlite3.Error as exc:
+        reader.close()
+        raise DecisionLogUnavailableError(
+            f"cannot open the decision log at {where} read-only: {exc}."
+        ) from exc
+    if not found:
+        reader.close()
+        raise DecisionLogUnavailableError(
+            f"no decision log at {where}: the file has no decisions table."
+        )
+    return ReadOnlyLog(reader, f"at {where}")
+
+
+def open_sqlite(path: Path, *, read_only: bool = False) -> GroupCommitLog | ReadOnlyLog:
+    """Open the log in the SQLite file at ``path``: creating it if needed, or with
+    ``read_only`` only if it exists (no writer, no checkpoints, appends refused)."""
+    if read_only:
+        return _open_read_only(path)
     try:
         conn = _connect(path)
         try:
@@ -186,8 +215,14 @@ class _SqliteWriter:
 
 
 class _SqliteReader:
-    def __init__(self, path: Path) -> None:
-        self._pool = Pool(lambda: _reader(path), sqlite3.Connection.close)
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self._pool = Pool(lambda: _reader(path, read_only), sqlite3.Connection.close)
+
+    def has_table(self) -> bool:
+        """Whether the file holds the log's table (a read-only open checks it once)."""
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
+        with self._pool.borrow() as conn:
+            return conn.execute(sql).fetchone() is not None
 
     def get(self, decision_id: str) -> Row | None:
         with self._pool.borrow() as conn:
@@ -216,11 +251,21 @@ class _SqliteReader:
         with self._pool.borrow() as conn:
             return int(conn.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchone()[0])
 
+    def below_chain(self) -> Row | None:
+        with self._pool.borrow() as conn:
+            return _one(conn.execute(f"{_SELECT} WHERE seq < 1 ORDER BY seq LIMIT 1"))
+
     def close(self) -> None:
         self._pool.close()
 
 
-def _reader(path: Path) -> sqlite3.Connection:
-    conn = _connect(path)
+def _reader(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:  # mode=ro: a missing file is an error, not a new empty database
+        uri = f"{path.absolute().as_uri()}?mode=ro"
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+    else:
+        conn = _connect(path)
     conn.execute("PRAGMA query_only=ON")
     return conn

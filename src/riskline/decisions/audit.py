@@ -102,10 +102,14 @@ class Backtest:
     """How the logged decisions of ``[since, until)`` would move under ``model_version``.
 
     ``moved[(a, b)]`` counts decisions logged as ``a`` that would be ``b`` (a != b). Expected
-    costs use a known label when there is one, otherwise each side's own calibrated score.
-    The per-decision tuples (logged order) hold what the report plots: both scores, both
-    actions and the label (None: not labelled). ``fraud_stopped`` counts the labelled frauds
-    reviewed or declined, as logged and as they would be.
+    costs use a known label when there is one, otherwise a calibrated score: each side's
+    own, except that the logged side of a decision the rules made because the model gave no
+    score (a fallback other than ``low_confidence``) is priced with the new version's score,
+    since its logged score is a rule severity, for ranking, not a probability; those
+    unlabelled decisions are counted in ``fallbacks_repriced``. The per-decision tuples
+    (logged order) hold what the report plots: both scores as logged and as they would be,
+    both actions and the label (None: not labelled). ``fraud_stopped`` counts the labelled
+    frauds reviewed or declined, as logged and as they would be.
     """
 
     model_version: str
@@ -123,6 +127,7 @@ class Backtest:
     labels: tuple[bool | None, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    fallbacks_repriced: int = 0
 
     @property
     def cost_delta_minor(self) -> float:
@@ -159,7 +164,8 @@ def backtest(
     version and its bands, scored ``_SCORE_CHUNK`` at a time (the log selects the period
     and its bodies are parsed and freed chunk by chunk, so a long period fits in memory);
     expected costs come from the business's ``costs`` (the matrix the bands were optimised
-    for).
+    for), as ``Backtest`` describes: a label where one is logged, else a calibrated score
+    (the new version's on both sides for a decision the rules made without a model score).
 
     ``labels`` (transaction id -> is fraud) defaults to the labels logged beside the
     decisions (``{kind}_label`` records, ``POST /v1/fraud/labels``).
@@ -177,17 +183,23 @@ def backtest(
     moved: Counter[tuple[str, str]] = Counter()
     flips: list[Flip] = []
     old_s, new_s, old_a, new_a, marks, amounts = [], [], [], [], [], []
+    old_p: list[float] = []  # the logged side's probability, for its expected cost
+    repriced = 0
     period = log.read(kinds=(kind,), start=since, end=until)
     while records := list(islice(period, _SCORE_CHUNK)):  # bodies are freed chunk by chunk
         for record, new_score in zip(records, model.score([_row(r) for r in records]), strict=True):
             old_action: Verdict = record.body["action"]  # type: ignore[assignment]  # logged by the engine
             old_score = _number(record.body.get("score"))
             new_action = thresholds.band(new_score)
+            label = known.get(record.transaction_id)
+            by_rules = _rule_scored(record)
+            repriced += by_rules and label is None
             old_s.append(old_score)
+            old_p.append(float(new_score) if by_rules else old_score)
             new_s.append(float(new_score))
             old_a.append(old_action)
             new_a.append(new_action)
-            marks.append(known.get(record.transaction_id))
+            marks.append(label)
             amounts.append(_amount(record))
             if old_action != new_action:
                 moved[(old_action, new_action)] += 1
@@ -216,7 +228,7 @@ def backtest(
         len(amounts),
         dict(moved),
         tuple(flips),
-        cost(old_s, old_a),
+        cost(old_p, old_a),
         cost(new_s, new_a),
         {a: (before[a], after[a]) for a in ACTIONS},
         tuple(old_s),
@@ -226,6 +238,7 @@ def backtest(
         tuple(marks),
         since,
         until,
+        repriced,
     )
 
 
@@ -246,6 +259,14 @@ def _row(record: StoredDecision) -> Row:
             f"decision {record.decision_id!r} has no logged features; it cannot be replayed."
         )
     return {k: v if isinstance(v, int | float) else None for k, v in features.items()}
+
+
+def _rule_scored(record: StoredDecision) -> bool:
+    """Whether the logged score is the rules' severity (the model gave none: timed out,
+    failed, no model or no features); a ``low_confidence`` decision logs the model's own
+    calibrated score, though the rules decided it."""
+    fallback = record.body.get("fallback")
+    return isinstance(fallback, str) and fallback != "low_confidence"
 
 
 def _number(value: object) -> float:

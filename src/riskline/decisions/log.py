@@ -96,13 +96,20 @@ class DecisionLog(Protocol):
     ) -> None: ...
 
 
-def open_decision_log(url: str, *, schema: str | None = None) -> DecisionLog:
+def open_decision_log(
+    url: str, *, schema: str | None = None, read_only: bool = False
+) -> DecisionLog:
     """Open the log at ``url``, creating its table if needed, and resume its chain.
 
     ``sqlite:///relative/file.db`` or ``sqlite:////absolute/file.db`` for a SQLite file;
     ``postgresql+psycopg://user@host:port/db`` for PostgreSQL, with ``schema`` (default
     ``public``) naming the schema to use, created if missing. Raises ``ConfigError`` for
     another URL, and ``DecisionLogUnavailableError`` if the database cannot be opened.
+
+    ``read_only`` (audits) opens an existing log only: nothing is created (no file, schema
+    or table), no writer starts, and appends raise ``DecisionLogUnavailableError``; a log
+    that does not exist raises ``DecisionLogUnavailableError`` naming its path or URL (the
+    password hidden), rather than verifying as an empty, intact chain.
 
     Examples:
         >>> import tempfile
@@ -112,6 +119,9 @@ def open_decision_log(url: str, *, schema: str | None = None) -> DecisionLog:
         ...         at = datetime(2026, 1, 1, tzinfo=UTC)
         ...         log.append(DecisionRecord("d1", "t1", "fraud", at, {"score": 0.12}))
         ...         log.verify().checked
+        ...     with open_decision_log(f"sqlite:///{folder}/decisions.db", read_only=True) as log:
+        ...         log.verify().checked
+        1
         1
         1
     """
@@ -123,9 +133,9 @@ def open_decision_log(url: str, *, schema: str | None = None) -> DecisionLog:
             raise ConfigError(
                 f"the decision log needs a SQLite file path without options, got {url!r}."
             )
-        return open_sqlite(Path(path))
+        return open_sqlite(Path(path), read_only=read_only)
     if url.startswith(("postgresql+psycopg://", "postgresql://")):
-        return open_postgres(url, schema)
+        return open_postgres(url, schema, read_only=read_only)
     raise ConfigError(
         f"unsupported decision log URL {url!r}; use sqlite:///path/to/file.db "
         "or postgresql+psycopg://user@host:port/database."
