@@ -14,7 +14,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from types import TracebackType
 from typing import Protocol, Self
 
 from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored
@@ -104,15 +103,7 @@ class GroupCommitLog(ReadLog):
         if self._thread.is_alive():
             self._thread.join()
         self._writer.close()
-        self._reader.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        super().close()
 
     def _enqueue(self, group: _Group) -> None:
         if not group.records:

@@ -52,6 +52,17 @@ class ReadLog:
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
 
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
     def get(self, decision_id: str) -> StoredDecision | None:
         row = self._reader.get(decision_id)
         return None if row is None else to_stored(row)
@@ -113,17 +124,6 @@ class ReadOnlyLog(ReadLog):
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
         self._refuse()
-
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _refuse(self) -> NoReturn:
         raise DecisionLogUnavailableError(
