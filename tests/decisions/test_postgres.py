@@ -60,3 +60,29 @@ def test_the_writer_connects_again_after_its_backend_is_terminated(
         report = log.verify()
         assert (report.ok, report.checked) == (True, 6)
         assert [s.decision_id for s in log.read()] == [f"d{n}" for n in range(1, 7)]
+
+
+def test_reads_go_on_after_the_server_drops_every_connection(
+    pg_admin: Admin, pg_schema: str
+) -> None:
+    # Regression: after a server restart each pooled reader connection failed once with a
+    # raw psycopg.OperationalError (a 500 from GET /v1/decisions) before the pool dropped it.
+    with open_decision_log(PG_URL, schema=pg_schema) as log:
+        log.append_many([sample_record(n) for n in range(1, 4)])
+        assert log.get("d1") is not None
+        assert log.find("fraud", "t2") is not None
+        assert log.verify().ok
+        pg_admin.execute(  # as a restart would: every connection of this log's table
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND query LIKE %s",
+            (f'%"{pg_schema}"."decisions"%',),
+        )
+        stored = log.get("d1")
+        assert stored is not None
+        assert stored.transaction_id == "t1"
+        found = log.find("fraud", "t3")
+        assert found is not None
+        assert found.decision_id == "d3"
+        assert [s.seq for s in log.read()] == [1, 2, 3]
+        assert log.append(sample_record(4)) == 4
+        assert (log.verify().ok, log.verify().checked) == (True, 4)

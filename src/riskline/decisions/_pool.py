@@ -44,9 +44,14 @@ class Pool(Generic[C]):
             if not keep:
                 self._close(conn)
 
-    def close(self) -> None:
+    def drop_idle(self) -> None:
+        """Close the idle connections (after one failed: the others likely died with it)."""
         with self._lock:
-            self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             self._close(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.drop_idle()

@@ -10,7 +10,7 @@ connection was lost, so a server restart costs at most the batch in flight.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import cast
 
@@ -189,9 +189,7 @@ class _PgReader:
         return self._one(self._find, (kind, transaction_id))
 
     def rows(self, since: int, limit: int) -> list[Row]:
-        with self._pool.borrow() as conn:
-            cur = conn.execute(self._rows, (since, limit), binary=True)
-            return cast(list[Row], cur.fetchall())
+        return self._all(self._rows, (since, limit))
 
     def between(self, after: int, upto: int, window: Window) -> list[Row]:
         # By seq alone: without statistics, the planner took the (kind, transaction_id)
@@ -200,16 +198,13 @@ class _PgReader:
         # 20,000 rows), while they arrive nearly in order, which Python sorts in one pass.
         where, params = within(window, "%s", "(kind || '')", 'decided_at COLLATE "C"')
         query = self._select + sql.SQL(f"WHERE seq > %s AND seq <= %s{where}")
-        with self._pool.borrow() as conn:
-            cur = conn.execute(query, (after, upto, *params), binary=True)
-            rows = cast(list[Row], cur.fetchall())
+        rows = self._all(query, (after, upto, *params))
         rows.sort(key=itemgetter(0))
         return rows
 
     def last_seq(self) -> int:
-        with self._pool.borrow() as conn:
-            row = conn.execute(self._last).fetchone()
-            return int(row[0]) if row else 0
+        row = self._one(self._last, ())
+        return int(row[0]) if row else 0
 
     def below_chain(self) -> Row | None:
         return self._one(self._below, ())
@@ -217,6 +212,31 @@ class _PgReader:
     def close(self) -> None:
         self._pool.close()
 
-    def _one(self, query: sql.Composed, params: tuple[str, ...]) -> Row | None:
-        with self._pool.borrow() as conn:
-            return cast(Row | None, conn.execute(query, params, binary=True).fetchone())
+    def _one(self, query: sql.Composed, params: tuple[object, ...]) -> Row | None:
+        return cast(Row | None, self._run(query, params, lambda cur: cur.fetchone()))
+
+    def _all(self, query: sql.Composed, params: tuple[object, ...]) -> list[Row]:
+        return cast(list[Row], self._run(query, params, lambda cur: cur.fetchall()))
+
+    def _run(
+        self,
+        query: sql.Composed,
+        params: tuple[object, ...],
+        fetch: Callable[[psycopg.Cursor[tuple[object, ...]]], object],
+    ) -> object:
+        """``fetch`` of ``query`` on a pooled connection. The idle connections of a server
+        that restarted or failed over are all dead: on a connection error they are dropped
+        and the read (which can be repeated) runs once more on a new one; a second failure
+        is ``DecisionLogUnavailableError``."""
+        for last in (False, True):
+            try:
+                with self._pool.borrow() as conn:
+                    return fetch(conn.execute(query, params, binary=True))
+            except psycopg.OperationalError as exc:
+                self._pool.drop_idle()
+                if last:
+                    reason = " ".join(str(exc).split())
+                    raise DecisionLogUnavailableError(
+                        f"cannot read the decision log: {reason}"
+                    ) from exc
+        raise AssertionError("unreachable: the second attempt returns or raises")
