@@ -19,31 +19,39 @@ RawSql = Callable[[str, tuple[object, ...]], None]
 """Runs one statement on the backing database, outside the log (``?`` placeholders)."""
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def tampered(
+def raw_storage(
     request: pytest.FixtureRequest, sqlite_path: Path
-) -> Iterator[tuple[DecisionLog, RawSql]]:
-    """A log with 100 records, and a raw SQL runner with the append-only triggers dropped."""
+) -> tuple[Callable[[], DecisionLog], RawSql, Callable[[], None]]:
+    """For the backend of ``request.param``: what opens the test's log, a raw SQL runner on
+    its storage, and what closes that runner."""
     if request.param == "sqlite":
-        log = open_decision_log(f"sqlite:///{sqlite_path}")
         raw = sqlite3.connect(sqlite_path, isolation_level=None)
 
         def run(statement: str, params: tuple[object, ...]) -> None:
             raw.execute(statement, params)
 
+        return lambda: open_decision_log(f"sqlite:///{sqlite_path}"), run, raw.close
+    schema = request.getfixturevalue("pg_schema")
+    conn = psycopg.connect(PG_CONNINFO, autocommit=True)
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+    def run_pg(statement: str, params: tuple[object, ...]) -> None:
+        conn.execute(statement.replace("?", "%s"), params)
+
+    return lambda: open_decision_log(PG_URL, schema=schema), run_pg, conn.close
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def tampered(
+    request: pytest.FixtureRequest, sqlite_path: Path
+) -> Iterator[tuple[DecisionLog, RawSql]]:
+    """A log with 100 records, and a raw SQL runner with the append-only triggers dropped."""
+    open_log, run, close = raw_storage(request, sqlite_path)
+    log = open_log()
+    if request.param == "sqlite":
         drops = ["DROP TRIGGER decisions_no_update", "DROP TRIGGER decisions_no_delete"]
-        close = raw.close
     else:
-        schema = request.getfixturevalue("pg_schema")
-        log = open_decision_log(PG_URL, schema=schema)
-        conn = psycopg.connect(PG_CONNINFO, autocommit=True)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-
-        def run(statement: str, params: tuple[object, ...]) -> None:
-            conn.execute(statement.replace("?", "%s"), params)
-
         drops = ["DROP TRIGGER decisions_no_change ON decisions"]
-        close = conn.close
     log.append_many([sample_record(n) for n in range(1, 101)])
     try:
         with pytest.raises(
@@ -113,26 +121,13 @@ def unchecked(
     request: pytest.FixtureRequest, sqlite_path: Path
 ) -> Iterator[tuple[DecisionLog, RawSql]]:
     """A log of 3 records in a table made before ``CHECK (seq >= 1)``, and a raw SQL runner."""
+    open_log, run, close = raw_storage(request, sqlite_path)
     if request.param == "sqlite":
-        raw = sqlite3.connect(sqlite_path, isolation_level=None)
-        raw.execute(SQLITE_TABLE_WITHOUT_CHECK)
-        log = open_decision_log(f"sqlite:///{sqlite_path}")
-
-        def run(statement: str, params: tuple[object, ...]) -> None:
-            raw.execute(statement, params)
-
-        close = raw.close
+        run(SQLITE_TABLE_WITHOUT_CHECK, ())
+        log = open_log()
     else:
-        schema = request.getfixturevalue("pg_schema")
-        log = open_decision_log(PG_URL, schema=schema)
-        conn = psycopg.connect(PG_CONNINFO, autocommit=True)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-
-        def run(statement: str, params: tuple[object, ...]) -> None:
-            conn.execute(statement.replace("?", "%s"), params)
-
+        log = open_log()
         run("ALTER TABLE decisions DROP CONSTRAINT decisions_seq_check", ())
-        close = conn.close
     log.append_many([sample_record(n) for n in range(1, 4)])
     try:
         yield log, run

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -50,20 +50,15 @@ async def score(
     """Answer a scoring request; the caller has checked the key and the declared size."""
     started = time.perf_counter()
     handle = HANDLERS[scope["path"]]
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        body += message.get("body", b"")
-        if len(body) > max_body:
-            metrics.errors.labels("too_large").inc()
-            await _reply(send, 413, error_body("too_large", f"body: at most {max_body} bytes."))
-            return
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive, max_body)
+    if body == "disconnected":
+        return
+    if body == "too_large":
+        metrics.errors.labels("too_large").inc()
+        await _reply(send, 413, error_body("too_large", f"body: at most {max_body} bytes."))
+        return
     try:
-        content = await handle(scope["app"].state.service, bytes(body), started)
+        content = await handle(scope["app"].state.service, body, started)
         status = 200
     except ValidationError as exc:
         metrics.errors.labels("invalid_request").inc()
@@ -76,6 +71,21 @@ async def score(
         _log.exception("POST %s crashed", scope["path"])
         status, content = 500, error_body("internal", "internal error; it has been logged.")
     await _reply(send, status, content)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | Literal["too_large", "disconnected"]:
+    """The whole body, counted as it arrives (a chunked body declares no length), unless it
+    grows past ``limit`` bytes or the client leaves first."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return "disconnected"
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return "too_large"
+        if not message.get("more_body"):
+            return bytes(body)
 
 
 async def _reply(send: Send, status: int, content: object) -> None:

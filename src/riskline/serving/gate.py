@@ -4,7 +4,6 @@ is read, so a refused request is logged without its body."""
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -92,7 +91,7 @@ class Gate:
                 await fastpath.score(scope, receive, send, self.metrics, self.max_body)
                 return
             # Counted as it arrives (a chunked body declares no length), then handed on whole.
-            body = await _read(receive, self.max_body)
+            body = await fastpath.read_body(receive, self.max_body)
             if body == "too_large":
                 await self._too_large(send)
                 return
@@ -104,20 +103,6 @@ class Gate:
     async def _too_large(self, send: Send) -> None:
         self.metrics.errors.labels("too_large").inc()
         await _send(send, 413, "too_large", f"body: at most {self.max_body} bytes per request.")
-
-
-async def _read(receive: Receive, limit: int) -> bytes | Literal["too_large", "disconnected"]:
-    """The whole body, unless it grows past ``limit`` bytes or the client leaves first."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return "disconnected"
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return "too_large"
-        if not message.get("more_body"):
-            return bytes(body)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
