@@ -28,6 +28,7 @@ def test_decisions_public_api() -> None:
         "Backtest",
         "BreakReason",
         "Decision",
+        "DecisionBatch",
         "DecisionLog",
         "DecisionRecord",
         "Fallback",

@@ -5,6 +5,7 @@ from riskline.decisions._memory import InMemoryDecisionLog
 from riskline.decisions._records import (
     GENESIS_HASH,
     BreakReason,
+    DecisionBatch,
     DecisionRecord,
     StoredDecision,
     VerifyReport,
@@ -30,6 +31,7 @@ __all__ = [
     "Backtest",
     "BreakReason",
     "Decision",
+    "DecisionBatch",
     "DecisionLog",
     "DecisionRecord",
     "Fallback",

@@ -16,10 +16,15 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Protocol, Self
 
+from riskline.decisions._batches import encode_batch
 from riskline.decisions._chain import GENESIS, Encoded, Row, chain, encode, to_stored
 from riskline.decisions._readlog import Reader, ReadLog
-from riskline.decisions._records import DecisionRecord
-from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
+from riskline.decisions._records import BATCH_MARK, DecisionBatch, DecisionRecord
+from riskline.errors import (
+    DecisionLogUnavailableError,
+    DuplicateDecisionError,
+    InvalidDecisionError,
+)
 
 # After a commit that took at least _CROWD records, the writer waits up to _COALESCE_S for
 # as many to queue again (the callers it woke), so that they share one fsync. A service's
@@ -87,6 +92,11 @@ class GroupCommitLog(ReadLog):
 
     def submit_many(self, records: Sequence[DecisionRecord]) -> Future[list[Outcome]]:
         group = _Group([encode(r) for r in records], single=False)
+        self._enqueue(group)
+        return group.future
+
+    def submit_batch(self, batch: DecisionBatch) -> Future[list[Outcome]]:
+        group = _Group(encode_batch(batch), single=False, columns=True)
         self._enqueue(group)
         return group.future
 
@@ -160,8 +170,16 @@ class GroupCommitLog(ReadLog):
             return
         done = 0
         for group in live:
-            group.settle(outcomes[done : done + len(group.records)])
+            group.settle(self._whole(outcomes[done : done + len(group.records)]))
             done += len(group.records)
+
+    def _whole(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """``outcomes`` with each duplicate's ``existing`` decision whole (a batch member's
+        row, as the writer found it, only points at its batch)."""
+        for outcome in outcomes:
+            if isinstance(outcome, DuplicateDecisionError):
+                outcome.existing = self._expander.expand_duplicate(outcome.existing)
+        return outcomes
 
     def _write(self, batch: list[Encoded]) -> list[Outcome]:
         writer = self._writer
@@ -200,15 +218,18 @@ class _Group:
     transaction, perhaps beside other groups) and answered by one future: each record's seq
     or ``DuplicateDecisionError`` (``submit``: the seq itself, or the error raised)."""
 
-    __slots__ = ("_single", "future", "records")
+    __slots__ = ("_columns", "_single", "future", "records")
 
-    def __init__(self, records: list[Encoded], *, single: bool) -> None:
+    def __init__(self, records: list[Encoded], *, single: bool, columns: bool = False) -> None:
         self.records = records
         self.future: Future[list[Outcome]] = Future()
         self._single = single
+        self._columns = columns  # a batch: records[0] is its columns record
 
     def settle(self, outcomes: list[Outcome]) -> None:
-        if not self._single:
+        if self._columns:  # the members' outcomes (plan made the columns record new)
+            self.future.set_result(outcomes[1:])
+        elif not self._single:
             self.future.set_result(outcomes)
         elif isinstance(outcome := outcomes[0], int):
             self.future.set_result(outcome)  # type: ignore[arg-type]  # submit: Future[int]
@@ -232,6 +253,8 @@ def plan(
         if hit is None:
             hit = by_key.get((record[2], record[1]))
         if hit is not None:
+            if record[2].endswith(BATCH_MARK):  # a fresh uuid4 met before: never in practice
+                raise InvalidDecisionError(f"batch id {record[0]!r} is already logged.")
             target.append(hit)
             is_new.append(False)
             continue

@@ -9,11 +9,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from riskline.decisions._chain import GENESIS, Encoded, Row, encode, to_stored, verify
+from riskline.decisions._batches import Expander, encode_batch
+from riskline.decisions._chain import GENESIS, Encoded, Row, encode, verify
 from riskline.decisions._grouplog import Outcome, plan, seqs_or_raise
-from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.decisions._records import DecisionBatch, DecisionRecord, StoredDecision, VerifyReport
 from riskline.decisions._window import Window
-from riskline.errors import DecisionLogUnavailableError
+from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
 
 class InMemoryDecisionLog:
@@ -38,6 +39,7 @@ class InMemoryDecisionLog:
         self._by_id: dict[str, Row] = {}
         self._by_key: dict[tuple[str, str], Row] = {}
         self._closed = False
+        self._expander = Expander(self._by_id.get)
 
     def submit(self, record: DecisionRecord) -> Future[int]:
         future: Future[int] = Future()
@@ -53,6 +55,11 @@ class InMemoryDecisionLog:
         future.set_result(self._add([encode(r) for r in records]))
         return future
 
+    def submit_batch(self, batch: DecisionBatch) -> Future[list[Outcome]]:
+        future: Future[list[Outcome]] = Future()
+        future.set_result(self._add(encode_batch(batch))[1:])
+        return future
+
     def append(self, record: DecisionRecord) -> int:
         return self.submit(record).result()
 
@@ -63,13 +70,13 @@ class InMemoryDecisionLog:
         with self._lock:
             self._check_open()
             row = self._by_id.get(decision_id)
-        return None if row is None else to_stored(row)
+        return self._expander.stored(row)
 
     def find(self, kind: str, transaction_id: str) -> StoredDecision | None:
         with self._lock:
             self._check_open()
             row = self._by_key.get((kind, transaction_id))
-        return None if row is None else to_stored(row)
+        return self._expander.stored(row)
 
     def read(
         self,
@@ -83,7 +90,7 @@ class InMemoryDecisionLog:
         with self._lock:
             self._check_open()
             rows = self._rows[max(since, 0) :]
-        return map(to_stored, rows if window is None else filter(window.holds, rows))
+        return self._expander.decisions(rows if window is None else filter(window.holds, rows))
 
     def verify(self) -> VerifyReport:
         with self._lock:
@@ -113,6 +120,9 @@ class InMemoryDecisionLog:
             for row in rows:
                 self._rows.append(row)
                 self._by_id[row[1]] = self._by_key[(row[3], row[2])] = row
+        for outcome in outcomes:
+            if isinstance(outcome, DuplicateDecisionError):
+                outcome.existing = self._expander.expand_duplicate(outcome.existing)
         return outcomes
 
     def _existing(self, record: Encoded) -> Row | None:

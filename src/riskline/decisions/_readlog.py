@@ -14,8 +14,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import NoReturn, Protocol, Self
 
-from riskline.decisions._chain import Row, to_stored, verify
-from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.decisions._batches import Expander
+from riskline.decisions._chain import Row, verify
+from riskline.decisions._records import (
+    DecisionBatch,
+    DecisionRecord,
+    StoredDecision,
+    VerifyReport,
+)
 from riskline.decisions._window import Window
 from riskline.errors import DecisionLogUnavailableError, DuplicateDecisionError
 
@@ -51,6 +57,7 @@ class ReadLog:
 
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
+        self._expander = Expander(reader.get)
 
     def close(self) -> None:
         self._reader.close()
@@ -64,12 +71,10 @@ class ReadLog:
         self.close()
 
     def get(self, decision_id: str) -> StoredDecision | None:
-        row = self._reader.get(decision_id)
-        return None if row is None else to_stored(row)
+        return self._expander.stored(self._reader.get(decision_id))
 
     def find(self, kind: str, transaction_id: str) -> StoredDecision | None:
-        row = self._reader.find(kind, transaction_id)
-        return None if row is None else to_stored(row)
+        return self._expander.stored(self._reader.find(kind, transaction_id))
 
     def read(
         self,
@@ -81,7 +86,7 @@ class ReadLog:
     ) -> Iterator[StoredDecision]:
         window = Window.of(kinds, start, end)
         for chunk in self._chunks(since, window):
-            yield from map(to_stored, chunk)
+            yield from self._expander.decisions(chunk)
 
     def verify(self) -> VerifyReport:
         # A row below seq 1 (a table made before its CHECK, written around the log) is
@@ -123,6 +128,9 @@ class ReadOnlyLog(ReadLog):
         self._refuse()
 
     def append_many(self, records: Iterable[DecisionRecord]) -> list[int]:
+        self._refuse()
+
+    def submit_batch(self, batch: DecisionBatch) -> Future[list[int | DuplicateDecisionError]]:
         self._refuse()
 
     def _refuse(self) -> NoReturn:

@@ -17,7 +17,12 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from riskline.decisions._postgres import open_postgres
-from riskline.decisions._records import DecisionRecord, StoredDecision, VerifyReport
+from riskline.decisions._records import (
+    DecisionBatch,
+    DecisionRecord,
+    StoredDecision,
+    VerifyReport,
+)
 from riskline.decisions._sqlite import open_sqlite
 from riskline.errors import ConfigError, DuplicateDecisionError
 
@@ -43,6 +48,14 @@ class DecisionLog(Protocol):
         The future fails with ``DecisionLogUnavailableError`` if a commit fails (records
         committed before it stay; a retry gets them back as duplicates). Raises as ``submit``,
         before queueing any of them, if one body is not JSON.
+        """
+        ...
+
+    def submit_batch(self, batch: DecisionBatch) -> Future[list[int | DuplicateDecisionError]]:
+        """Queue the decisions of ``batch`` at once, logged as its columns (see
+        ``DecisionBatch``); one future, resolving to each decision's seq or the
+        ``DuplicateDecisionError`` naming the decision kept instead (whole, as ``get``
+        returns it). Errors as ``submit_many``.
         """
         ...
 
