@@ -114,6 +114,57 @@ def test_batch_scores_many_and_rejects_oversized_and_repeated(home: Path) -> Non
     asyncio.run(main())
 
 
+def test_a_batch_decision_reads_back_as_a_single_one_does(app: FastAPI) -> None:
+    """A batch is logged as columns; each of its decisions reads back, is answered again to
+    a retry, and takes a label, exactly as a decision logged alone."""
+
+    async def main() -> None:
+        async with serve(app) as client:
+            one = await client.post("/v1/fraud/score", json=attempt("s1"), headers=SCORER)
+            attempts = [attempt(f"m{i}", amount_minor=900_000 * (i % 2) + 2_500) for i in range(6)]
+            many = await client.post(
+                "/v1/fraud/score:batch", json={"attempts": attempts}, headers=SCORER
+            )
+            answers = many.json()["decisions"]
+            assert {a["decision"] for a in answers} == {"approve", "decline"}
+            single = (
+                await client.get(f"/v1/decisions/{one.json()['decision_id']}", headers=ANALYST)
+            ).json()
+            for i, answer in enumerate(answers):
+                got = await client.get(f"/v1/decisions/{answer['decision_id']}", headers=ANALYST)
+                record = got.json()
+                assert (record["transaction_id"], record["kind"]) == (f"m{i}", "fraud")
+                body = record["body"]
+                assert set(body) == set(single["body"])
+                for key in ("score", "reasons", "fallback", "model_version", "rules_version"):
+                    assert body[key] == answer[key]
+                assert body["action"] == answer["decision"]
+                assert body["request"]["amount_minor"] == attempts[i]["amount_minor"]
+                assert {k: type(v) for k, v in body["features"].items()} == {
+                    k: type(v) for k, v in single["body"]["features"].items()
+                }
+                assert body["thresholds"] == single["body"]["thresholds"]
+            seqs = [
+                (await client.get(f"/v1/decisions/{a['decision_id']}", headers=ANALYST)).json()[
+                    "seq"
+                ]
+                for a in answers
+            ]
+            assert seqs == list(range(seqs[0], seqs[0] + 6))
+            retry = await client.post("/v1/fraud/score", json=attempts[3], headers=SCORER)
+            assert retry.json() == {
+                **answers[3],
+                "duplicate": True,
+                "latency_ms": retry.json()["latency_ms"],
+            }
+            label = {"transaction_id": "m3", "is_fraud": True}
+            labelled = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+            assert labelled.status_code == 200
+            assert labelled.json()["duplicate"] is False
+
+    asyncio.run(main())
+
+
 def test_bad_input_gets_422_naming_the_field(app: FastAPI) -> None:
     cases = [
         (attempt(amount_minor="12"), "body.amount_minor"),

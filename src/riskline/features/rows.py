@@ -97,6 +97,12 @@ class FeatureRows(Sequence[dict[str, Value]]):
             return None
         return self.matrix[:, np.array(at, np.intp)]
 
+    def by_name(self) -> dict[str, list[Value]]:
+        """Each feature's values in row order, as the rows hold them (ints stay ints, a null
+        is None): a batch logged as columns (``riskline.decisions.DecisionBatch``)."""
+        rows = self._rows
+        return {n: [r[n] for r in rows] for n in self.names}
+
     def _positions(self) -> dict[str, int]:
         if self._index is None:
             self._index = {n: i for i, n in enumerate(self.names)}

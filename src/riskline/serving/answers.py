@@ -6,7 +6,7 @@ import dataclasses
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 
@@ -35,6 +35,15 @@ def request_json(event: PaymentAttempt) -> dict[str, object]:
     log renders them as RFC 3339 text (orjson writes what ``isoformat`` does for the
     whole-minute offsets a request can carry, at a fraction of its cost)."""
     return {n: v for n, v in zip(_FIELDS, _values(event), strict=True) if v is not None}
+
+
+def request_columns(events: Sequence[PaymentAttempt]) -> dict[str, list[object]]:
+    """The logged requests of a batch as columns (``request_json`` of each, a field set in
+    none of them left out; a field some of them set is None in the others)."""
+    if not events:
+        return {}
+    columns = zip(*map(_values, events), strict=True)
+    return {n: list(v) for n, v in zip(_FIELDS, columns, strict=True) if v.count(None) != len(v)}
 
 
 def event_from_json(data: object) -> PaymentAttempt:

@@ -14,6 +14,7 @@ from typing import Any
 
 from riskline.decisions import (
     Decision,
+    DecisionBatch,
     DecisionLog,
     DecisionRecord,
     Fallback,
@@ -22,12 +23,13 @@ from riskline.decisions import (
     StoredDecision,
     decide,
 )
+from riskline.decisions.columns import Decided, decide_columns
 from riskline.decisions.engine import Row, watch
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, FeatureRows, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import RuleSet, evaluate_many
+from riskline.rules import Outcome, RuleSet, evaluate_many
 from riskline.serving.answers import (
     Answer,
     answer_from_record,
@@ -35,6 +37,7 @@ from riskline.serving.answers import (
     event_from_json,
     label_answer,
     new_id,
+    request_columns,
     request_json,
 )
 from riskline.serving.champion import Champion, Models
@@ -146,58 +149,104 @@ class Service:
     async def _decide(
         self, events: list[PaymentAttempt], started: float, *, batch: bool
     ) -> list[Answer]:
+        """Decide ``events``, log and answer: a batch as columns (``_decide_batch``), a single
+        attempt as one record."""
+        if batch:
+            return await self._decide_batch(events, started)
+        champion = self.models.champion
+        policy = self._policy(champion)
+        budget = self.settings.budget
+        observed = await self._observe(events, started, budget)
+        rows: Sequence[Row] = observed if observed is not None else [{} for _ in events]
+        model: asyncio.Future[list[Scored] | Fallback] | None = None
+        if observed is not None:
+            left = budget - self.settings.commit_reserve - _since(started)
+            model = champion.runner.start(
+                rows, champion.thresholds.review_at, policy.top_reasons, left
+            )
+        # While the model scores (in its thread), the rules run and the request is laid out.
+        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
+        answer = "store_unavailable" if model is None else await model
+        decisions, records = context.decide(
+            list(range(len(events))), answer, self._clock(), started
+        )
+        committed = await watch(asyncio.get_running_loop(), self.log.submit_many(records))
+        answers = self._answers(decisions, committed, started)
+        if champion.shadow is not None and observed is not None:
+            pairs = [(d.decision_id, d.transaction_id) for d in decisions]
+            self._spawn(self._shadow(champion, pairs, rows))
+        return answers
+
+    async def _decide_batch(self, events: list[PaymentAttempt], started: float) -> list[Answer]:
+        """Decide a batch as columns (``decide_columns``) and log it as one ``DecisionBatch``:
+        no ``Decision``, body or record per row (bench/batch.py). The model scores every row
+        in one call and its worker goes on to explain the flagged rows while the rules run
+        and the requests and features are laid out as columns."""
         champion = self.models.champion
         policy = self._policy(champion)
         budget = self.settings.budget * max(1, len(events) // 100)
-        loop = asyncio.get_running_loop()
         observed = await self._observe(events, started, budget)
-        rows: Sequence[Row] = observed if observed is not None else [{} for _ in events]
-        explain_at, top = champion.thresholds.review_at, policy.top_reasons
-        left = budget - self.settings.commit_reserve - _since(started)
-        runner = champion.runner
-        # A batch is scored first; only its flagged rows are explained, by the model's
-        # worker, while the others are decided (bench/serve.py: the reasons of a few percent
-        # of rows cost as much as scoring them all).
+        explain_at = champion.thresholds.review_at
         scoring: asyncio.Future[list[float] | Fallback] | None = None
         model: asyncio.Future[list[Scored] | Fallback] | None = None
-        if observed is not None and batch:
-            scoring, model = runner.start_batch(rows, explain_at, top, left)
-        elif observed is not None:
-            model = runner.start(rows, explain_at, top, left)
-        # While the model scores (in its thread), the rules run and the requests are laid
-        # out for the log.
-        context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
-        order = list(range(len(events)))  # as logged
-        if scoring is None:
-            answer = "store_unavailable" if model is None else await model
-            decisions, records = context.decide(order, answer, self._clock(), started)
-        elif isinstance(scores := await scoring, str):
-            decisions, records = context.decide(order, scores, self._clock(), started)
-        else:
-            flagged = [i for i, s in enumerate(scores) if s >= explain_at]
-            chosen = set(flagged)
-            order = [i for i in order if i not in chosen] + flagged
-            clear = order[: len(order) - len(flagged)]
-            known = [Scored(float(scores[i]), ()) for i in clear]
-            decisions, records = context.decide(clear, known, self._clock(), started)
-            if flagged:
-                assert model is not None
-                made, more = context.decide(flagged, await model, self._clock(), started)
-                decisions += made
-                records += more
-        committed = await watch(loop, self.log.submit_many(records))
-        answers = self._answers(decisions, committed, started, batch)
-        rank = sorted(range(len(order)), key=order.__getitem__)  # log order -> request order
+        if observed is not None:
+            left = budget - self.settings.commit_reserve - _since(started)
+            runner = champion.runner
+            scoring, model = runner.start_batch(observed, explain_at, policy.top_reasons, left)
+        rows: Sequence[Row] = observed if observed is not None else [{}] * len(events)
+        outcomes = evaluate_many(self.rules, events, rows)
+        columns: dict[str, object] = {
+            "request": request_columns(events),
+            "features": observed.by_name() if observed is not None else {},
+        }
+        decided = await _decided(outcomes, scoring, model, policy, explain_at)
+        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
+        ids = [new_id() for _ in events]
+        txids = [e.transaction_id for e in events]
+        shared = {
+            "model_version": champion.version,
+            "rules_version": self.rules.version,
+            "thresholds": {"review_at": explain_at, "decline_at": champion.thresholds.decline_at},
+            "latency_ms": latency_ms,
+        }
+        columns.update(decided.columns())
+        batch = DecisionBatch(self.settings.kind, self._clock(), ids, txids, shared, columns)
+        committed = await watch(asyncio.get_running_loop(), self.log.submit_batch(batch))
+        took = _since(started)
+        answered_ms = round(took / timedelta(milliseconds=1), 3)
+        answers: list[Answer] = []
+        made: list[tuple[str, str | None]] = []
+        for i, outcome in enumerate(committed):
+            if isinstance(outcome, DuplicateDecisionError):
+                self.metrics.duplicates.inc()
+                answers.append(answer_from_record(outcome.existing, duplicate=True))  # type: ignore[arg-type]
+                continue
+            action, fallback = decided.action[i], decided.fallback[i]
+            made.append((action, fallback))
+            answers.append(
+                {
+                    "decision_id": ids[i],
+                    "transaction_id": txids[i],
+                    "decision": action,
+                    "score": decided.score[i],
+                    "reasons": decided.reasons[i],
+                    "model_version": champion.version,
+                    "rules_version": self.rules.version,
+                    "fallback": fallback,
+                    "latency_ms": answered_ms,
+                    "duplicate": False,
+                }
+            )
+        self.metrics.decided(made, took.total_seconds(), batch=True)
         if champion.shadow is not None and observed is not None:
-            self._spawn(self._shadow(champion, [decisions[k] for k in rank], rows))
-        return [answers[k] for k in rank]
+            self._spawn(self._shadow(champion, list(zip(ids, txids, strict=True)), observed))
+        return answers
 
     def _answers(
         self,
         decisions: list[Decision],
         committed: list[int | DuplicateDecisionError],
         started: float,
-        batch: bool,
     ) -> list[Answer]:
         """Each decision's answer once committed (a duplicate's: the logged one), counted."""
         took = _since(started)
@@ -212,7 +261,7 @@ class Service:
                 made.append(decision)
                 answers.append(answer_of(decision, latency_ms))
         outcomes = ((d.action, d.fallback) for d in made)
-        self.metrics.decided(outcomes, took.total_seconds(), batch=batch)
+        self.metrics.decided(outcomes, took.total_seconds(), batch=False)
         return answers
 
     async def _observe(
@@ -249,7 +298,7 @@ class Service:
     async def _shadow(
         self,
         champion: Champion,
-        decisions: list[Decision],
+        decided: list[tuple[str, str]],
         rows: Sequence[Row],
     ) -> None:
         """Score the shadow model and log it beside the champion; never disturbs the answer."""
@@ -257,9 +306,7 @@ class Service:
         if shadow is None:
             return
         try:
-            records = await shadow_records(
-                shadow, self.settings.kind, decisions, rows, self._clock()
-            )
+            records = await shadow_records(shadow, self.settings.kind, decided, rows, self._clock())
             await watch(asyncio.get_running_loop(), self.log.submit_many(records))
         except Exception:
             _log.exception("shadow scoring failed")
@@ -399,6 +446,28 @@ class _Context:
             d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
         ]
         return decisions, records
+
+
+async def _decided(
+    outcomes: list[Outcome],
+    scoring: asyncio.Future[list[float] | Fallback] | None,
+    model: asyncio.Future[list[Scored] | Fallback] | None,
+    policy: Policy,
+    explain_at: float,
+) -> Decided:
+    """A batch's decisions from the model's two answers (every score, then the flagged rows
+    explained): by the rules, flagged, where there is no score or no explanation."""
+    if scoring is None or model is None:
+        return decide_columns(outcomes, "store_unavailable", policy)
+    scores = await scoring
+    if isinstance(scores, str):
+        return decide_columns(outcomes, scores, policy)
+    explained = await model
+    flagged = [i for i, s in enumerate(scores) if s >= explain_at]
+    if isinstance(explained, str):  # the explanation timed out or failed
+        return decide_columns(outcomes, scores, policy, failed=dict.fromkeys(flagged, explained))
+    reasons = {i: e.reasons for i, e in zip(flagged, explained, strict=True)}
+    return decide_columns(outcomes, scores, policy, reasons=reasons)
 
 
 def _labelled(decision: Mapping[str, Any], is_fraud: bool, at: datetime) -> PaymentAttempt:
