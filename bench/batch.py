@@ -35,16 +35,19 @@ from pathlib import Path
 import orjson
 import uvloop
 
-from riskline.decisions import Scored
-from riskline.decisions._chain import GENESIS, encode
+from riskline.decisions import DecisionBatch
+from riskline.decisions._batches import encode_batch
+from riskline.decisions._chain import GENESIS
 from riskline.decisions._grouplog import plan
+from riskline.decisions.columns import decide_columns
 from riskline.models import Model
+from riskline.rules import evaluate_many
 from riskline.serving import ServeSettings, hash_key
-from riskline.serving.answers import answer_of
+from riskline.serving.answers import new_id, request_columns
 from riskline.serving.app import create_app, quiet_gc
 from riskline.serving.fastpath import HANDLERS
 from riskline.serving.schemas import BatchRequest
-from riskline.serving.service import Service, _Context
+from riskline.serving.service import Service
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import KEY, bodies, machine_ms, make_model, setup_home
@@ -97,18 +100,31 @@ def by_step(service: Service, raws: list[bytes]) -> dict[str, list[float]]:
             rows = service.engine.observe_many(events)
         with lap("model score (worker)"):
             scores = scorer.score(rows)
-        with lap("rules + request layout"):
-            context = _Context(events, rows, champion, policy, service.rules, "fraud")
-        known = [Scored(float(s), ()) for s in scores]
-        order, now = list(range(len(events))), datetime.now(UTC)
-        with lap("decide + records"):
-            decisions, records = context.decide(order, known, now, time.perf_counter())
+        with lap("rules"):
+            outcomes = evaluate_many(service.rules, events, rows)
+        with lap("requests and features as columns"):
+            columns: dict[str, object] = {
+                "request": request_columns(events),
+                "features": rows.by_name(),
+            }
+        with lap("decide as columns"):
+            decided = decide_columns(outcomes, scores, policy)
+            columns.update(decided.columns())
+            ids = [new_id() for _ in events]
+            txids = [e.transaction_id for e in events]
+            shared = {"model_version": champion.version, "latency_ms": 1.0}
+            batch = DecisionBatch("fraud", datetime.now(UTC), ids, txids, shared, columns)
         with lap("encode for the log"):
-            encoded = [encode(r) for r in records]
+            encoded = encode_batch(batch)
         with lap("chain (writer)"):
             plan(encoded, 0, GENESIS, {})
         with lap("answers"):
-            answers = [answer_of(d, 1.0) for d in decisions]
+            answers = [
+                {"decision_id": d, "transaction_id": t, "decision": a, "score": s, "reasons": r}
+                for d, t, a, s, r in zip(
+                    ids, txids, decided.action, decided.score, decided.reasons, strict=True
+                )
+            ]
         with lap("answer json"):
             orjson.dumps({"decisions": answers})
     return laps
