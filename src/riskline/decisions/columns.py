@@ -34,6 +34,26 @@ class Decided:
     fallback: list[Fallback | None]
     rules_fired: list[list[str]]
 
+    def explain(self, reasons: Mapping[int, Sequence[Reason]]) -> None:
+        """Give row ``i`` the model's ``reasons[i]``, unless the rules decide it."""
+        why, fallback = self.reasons, self.fallback
+        for i, given in reasons.items():
+            if fallback[i] is None:
+                why[i] = [
+                    {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
+                    for r in given
+                ]
+
+    def rule(self, outcomes: Sequence[Outcome], rows: Mapping[int, Fallback]) -> None:
+        """Let the rules decide row ``i``, flagged ``rows[i]``: with the rules' score too,
+        unless the model's is only unsure (``low_confidence``)."""
+        for i, reason in rows.items():
+            outcome = outcomes[i]
+            self.fallback[i], self.action[i] = reason, outcome.action
+            self.reasons[i] = _rule_reasons(outcome)
+            if reason != "low_confidence":
+                self.score[i] = outcome.score
+
     def columns(self) -> dict[str, object]:
         """The columns of the decisions' log bodies (as ``Decision.to_body``'s keys)."""
         return {
@@ -58,7 +78,9 @@ def decide_columns(
     (with ``reasons[i]``, when it explained the row), exactly as ``decide`` makes it: the
     rules decide, flagged, when the model gave the batch no scores (``scores`` is why), when
     row ``i`` has a reason in ``failed`` (its explanation timed out or failed), or when its
-    score falls in ``policy.low_confidence``."""
+    score falls in ``policy.low_confidence``. ``reasons`` and ``failed`` can also come later
+    (``Decided.explain``, ``Decided.rule``): a batch is decided while its flagged rows are
+    being explained."""
     rule_score = [o.score for o in outcomes]
     fired = [[h.code for h in o.fired] if o.fired else _NO_RULES for o in outcomes]
     n = len(outcomes)
@@ -70,26 +92,18 @@ def decide_columns(
     s = np.asarray(scores, np.float64)
     bands = policy.thresholds
     at = (s >= bands.review_at).astype(np.intp) + (s >= bands.decline_at)
-    action: list[str] = _VERDICTS[at].tolist()
-    score: list[float] = s.tolist()
-    why: list[ReasonJson] = [_NONE] * n
-    for i, given in (reasons or {}).items():
-        why[i] = [
-            {"code": r.code, "text": r.text, "value": r.value, "source": r.source} for r in given
-        ]
-    fallback: list[Fallback | None] = [None] * n
-    ruled: dict[int, Fallback] = {}
+    decided = Decided(
+        _VERDICTS[at].tolist(), s.tolist(), rule_score, [_NONE] * n, [None] * n, fired
+    )
     band = policy.low_confidence
     if band is not None:
         unsure = np.flatnonzero((band[0] <= s) & (s < band[1])).tolist()
-        ruled.update(dict.fromkeys(unsure, "low_confidence"))
-    ruled.update(failed or {})
-    for i, reason in ruled.items():
-        outcome = outcomes[i]
-        fallback[i], action[i], why[i] = reason, outcome.action, _rule_reasons(outcome)
-        if reason != "low_confidence":
-            score[i] = outcome.score
-    return Decided(action, score, rule_score, why, fallback, fired)
+        decided.rule(outcomes, dict.fromkeys(unsure, "low_confidence"))
+    if reasons:
+        decided.explain(reasons)
+    if failed:
+        decided.rule(outcomes, failed)
+    return decided
 
 
 def _rule_reasons(outcome: Outcome) -> ReasonJson:

@@ -24,7 +24,11 @@ splits, linear trees, averaged forests) is left to ``pred_contrib`` (``build_tab
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,18 +77,50 @@ class TreeShap:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """SHAP contributions (log-odds) of each row of ``x`` (float64, one column per
-        feature), one column per feature; one compiled call that releases the GIL."""
+        feature), one column per feature. The rows are split over the cores, each part one
+        compiled call that releases the GIL: a batch's flagged rows are explained while its
+        event loop waits for them (27 rows: 3.4 ms on one core of the bench machine)."""
         if x.ndim != 2 or x.shape[1] != self.width:  # the kernel does not check its bounds
             raise ValueError(f"expected rows of {self.width} features, got shape {x.shape}.")
+        x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.zeros((x.shape[0], self.width))
+        parts = min(_CORES, x.shape[0] // _ROWS_PER_PART)
+        if parts < 2:
+            self._run(x, out)
+            return out
+        bounds = np.linspace(0, x.shape[0], parts + 1).astype(int).tolist()
+        helpers = [
+            _helpers().submit(self._run, x[a:b], out[a:b])
+            for a, b in itertools.pairwise(bounds[1:])
+        ]
+        self._run(x[: bounds[1]], out[: bounds[1]])
+        for helper in helpers:
+            helper.result()
+        return out
+
+    def _run(self, x: np.ndarray, out: np.ndarray) -> None:
         _contributions(
-            np.ascontiguousarray(x, dtype=np.float64), out,
+            x, out,
             self.node_feature, self.node_threshold, self.node_missing, self.node_default_left,
             self.edge_parent, self.edge_split, self.edge_left, self.edge_bit,
             self.leaf_edge, self.leaf_first_slot, self.leaf_table,
             self.slot_feature, self.table,
         )  # fmt: skip
-        return out
+
+
+_CORES = os.cpu_count() or 1
+_ROWS_PER_PART = 8  # fewer rows per core cost more in hand-offs than they save
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """The threads that explain the other parts of a call's rows (made on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, _CORES - 1), thread_name_prefix="riskline-shap")
+        return _pool
 
 
 @njit(cache=True, nogil=True)

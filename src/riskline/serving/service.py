@@ -456,18 +456,22 @@ async def _decided(
     explain_at: float,
 ) -> Decided:
     """A batch's decisions from the model's two answers (every score, then the flagged rows
-    explained): by the rules, flagged, where there is no score or no explanation."""
+    explained): the rows are decided as soon as the scores arrive, while the model's worker
+    explains the flagged ones, whose reasons are added then; the rules decide, flagged,
+    where there is no score or no explanation."""
     if scoring is None or model is None:
         return decide_columns(outcomes, "store_unavailable", policy)
     scores = await scoring
     if isinstance(scores, str):
         return decide_columns(outcomes, scores, policy)
-    explained = await model
+    decided = decide_columns(outcomes, scores, policy)
     flagged = [i for i, s in enumerate(scores) if s >= explain_at]
+    explained = await model
     if isinstance(explained, str):  # the explanation timed out or failed
-        return decide_columns(outcomes, scores, policy, failed=dict.fromkeys(flagged, explained))
-    reasons = {i: e.reasons for i, e in zip(flagged, explained, strict=True)}
-    return decide_columns(outcomes, scores, policy, reasons=reasons)
+        decided.rule(outcomes, dict.fromkeys(flagged, explained))
+    else:
+        decided.explain({i: e.reasons for i, e in zip(flagged, explained, strict=True)})
+    return decided
 
 
 def _labelled(decision: Mapping[str, Any], is_fraud: bool, at: datetime) -> PaymentAttempt:
