@@ -131,8 +131,11 @@ IDS = [
     ("card_token", "tok_4111111111111111"),  # a token may hold digits
     ("customer_id", "41111111111"),  # 11 digits
     ("device_id", "4111.1111.1111.1111.1111"),  # 20 digits
-    ("merchant_id", "411111111111111"),  # processors' ids are numeric
+    # merchant and terminal ids are not checked: acquirers' ids are often all digits
+    ("merchant_id", "411111111111111"),
+    ("merchant_id", "000000123456789"),  # a 15-digit merchant id (ISO 8583 field 42)
     ("terminal_id", "4111 1111 1111"),
+    ("terminal_id", "1234567890123456"),
 ]
 CONTROLS = [
     ("transaction_id", "t\x00"),

@@ -65,6 +65,8 @@ class ScoreRequest(BaseModel):
     customer_country: Country | None = Field(None, description=_doc("customer_country"))
     channel: Literal["ecom", "pos"] | None = Field(None, description=_doc("channel"))
 
+    # Not merchant_id or terminal_id: acquirers' ids are often 12-19 digits (a merchant id,
+    # ISO 8583 field 42, is commonly 15), and refusing one refuses all of a merchant's traffic.
     @field_validator("card_token", "customer_id", "device_id")
     @classmethod
     def _no_card_numbers(cls, value: str | None) -> str | None:
