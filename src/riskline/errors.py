@@ -133,4 +133,5 @@ class InvalidModelError(RisklineError):
 
 
 class RegistryUnavailableError(RisklineError):
-    """The model registry's database could not be opened (unreachable, missing, refused)."""
+    """The model registry's database could not be opened (unreachable, missing, refused) or
+    failed a query once open (server gone, lock not granted, tables dropped or changed)."""

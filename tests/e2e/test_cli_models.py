@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 
 from riskline.cli import app
 from riskline.events import PaymentsSpec, generate_payments
+from riskline.registry import Registry
 
 runner = CliRunner()
 
@@ -109,6 +112,28 @@ def test_an_unreachable_registry_is_one_line_naming_its_url(
     )
     assert reason in lines[0]
     assert "s3cret" not in result.output
+
+
+def test_a_registry_failing_after_it_was_opened_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening it went well, then its first query's driver error escaped as a traceback."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("RISKLINE_HOME", str(home))
+    monkeypatch.delenv("RISKLINE_REGISTRY_URL", raising=False)
+    Registry.open(f"sqlite:///{home / 'registry.db'}", home / "artifacts").close()
+    with closing(sqlite3.connect(home / "registry.db")) as db:  # opening cannot put it back
+        db.execute("ALTER TABLE registry_versions DROP COLUMN trained_by")
+    promote = ["registry", "promote", "fraud-v1", "--approver", "bob", "--reason", "r"]
+    for args in (["registry", "list"], ["registry", "show", "fraud-v1"], promote):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, result.output)
+        assert lines[0].startswith(
+            f"error: the model registry at RISKLINE_REGISTRY_URL='sqlite:///{home}/registry.db' "
+            "failed: no such column: registry_versions.trained_by. "
+        ), args
 
 
 def test_bad_band_constraint_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import sqlalchemy as sa
 
 from riskline.errors import ConfigError, RegistryUnavailableError
 from riskline.registry import Registry
+from tests.registry.samples import lineage
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,62 @@ def test_a_database_that_cannot_be_opened_is_a_registry_error(tmp_path: Path) ->
         Registry.open(f"sqlite:///{missing}", tmp_path / "artifacts")
     with pytest.raises(RegistryUnavailableError, match=r"'postgresql\+psycopg://u:\*\*\*@"):
         Registry.open("postgresql+psycopg://u:pw@127.0.0.1:1/db", tmp_path / "artifacts")
+
+
+def drop_tables(url: str, schema: str | None) -> None:
+    """Take the registry's tables away behind its back (its whole schema on PostgreSQL)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if schema is not None:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            else:
+                conn.execute(sa.text("DROP TABLE registry_events"))
+                conn.execute(sa.text("DROP TABLE registry_versions"))
+    finally:
+        engine.dispose()
+
+
+def test_a_database_failing_after_it_was_opened_is_a_registry_error(
+    registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    """Once open, a query's driver error escaped as it was (a traceback on the CLI)."""
+    url, schema = registry_url
+    shown = re.escape(sa.make_url(url).render_as_string(hide_password=True))
+    message = rf"^the model registry at RISKLINE_REGISTRY_URL='{shown}' failed: .*registry_"
+    with Registry.open(url, tmp_path / "artifacts", schema=schema) as registry:
+        drop_tables(url, schema)
+        with pytest.raises(RegistryUnavailableError, match=message):
+            registry.list()
+        with pytest.raises(RegistryUnavailableError, match=message):
+            registry.champion("fraud")
+        with pytest.raises(RegistryUnavailableError, match=message):
+            registry.register(
+                "fraud",
+                b"model",
+                lineage(),
+                {},
+                {"test_ece": 0.01, "test_pr_auc": 0.5},
+                {"review_at": 0.1, "decline_at": 0.6},
+                "alice",
+            )
+
+
+def test_a_database_that_cannot_be_reached_after_opening_is_a_registry_error(
+    tmp_path: Path,
+) -> None:
+    """Each query takes a pooled connection, opened anew after ``close``."""
+    folder = tmp_path / "db"
+    folder.mkdir()
+    with Registry.open(f"sqlite:///{folder / 'registry.db'}", tmp_path / "artifacts") as registry:
+        registry.close()  # the pool's connection goes; the next query opens the file again
+        shutil.rmtree(folder)
+        with pytest.raises(
+            RegistryUnavailableError,
+            match=r"^cannot open the model registry at RISKLINE_REGISTRY_URL='sqlite:///"
+            rf"{re.escape(str(folder))}/registry\.db': unable to open database file\. ",
+        ):
+            registry.history()
 
 
 def test_postgres_tables_live_in_their_own_schema(

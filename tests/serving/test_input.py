@@ -131,8 +131,11 @@ IDS = [
     ("card_token", "tok_4111111111111111"),  # a token may hold digits
     ("customer_id", "41111111111"),  # 11 digits
     ("device_id", "4111.1111.1111.1111.1111"),  # 20 digits
-    ("merchant_id", "411111111111111"),  # processors' ids are numeric
+    # merchant and terminal ids are not checked: acquirers' ids are often all digits
+    ("merchant_id", "411111111111111"),
+    ("merchant_id", "000000123456789"),  # a 15-digit merchant id (ISO 8583 field 42)
     ("terminal_id", "4111 1111 1111"),
+    ("terminal_id", "1234567890123456"),
 ]
 CONTROLS = [
     ("transaction_id", "t\x00"),
@@ -142,6 +145,15 @@ CONTROLS = [
     ("terminal_id", "T\x7f"),
     ("customer_id", "c\r"),
     ("device_id", "d\x1f"),
+    # C1 controls: terminals read U+009B as CSI, the 8-bit ESC [
+    ("merchant_id", "m\x9b2J"),
+    ("transaction_id", "t\x80"),
+    ("customer_id", "c\x85"),  # NEL, a line break
+    ("device_id", "d\x9f"),
+]
+PRINTABLE = [
+    ("customer_id", "c\xa0"),  # the first code point after the C1 block
+    ("merchant_id", "café ~"),
 ]
 
 
@@ -173,8 +185,32 @@ def test_ids_with_control_characters_are_refused_naming_the_field(app: FastAPI) 
                 assert r.status_code == 422, (field, value)
                 assert r.json()["fields"] == [f"body.{field}"], (field, value)
                 assert r.json()["message"].startswith(f"body.{field}: String should match")
-            label = {"transaction_id": "t\n1", "is_fraud": True}
-            r = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
-            assert (r.status_code, r.json()["fields"]) == (422, ["body.transaction_id"])
+            for i, (field, value) in enumerate(PRINTABLE):
+                body = attempt(f"ok{i}", **{field: value})
+                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+                assert r.status_code == 200, (field, value, r.text)
+            for txid in ("t\n1", "t\x9b1"):
+                label = {"transaction_id": txid, "is_fraud": True}
+                r = await client.post("/v1/fraud/labels", json=label, headers=SCORER)
+                assert (r.status_code, r.json()["fields"]) == (422, ["body.transaction_id"])
+
+    asyncio.run(main())
+
+
+def test_a_batch_names_the_attempt_whose_id_holds_a_c1_control(app: FastAPI) -> None:
+    """U+0080-U+009F passed the id pattern, which refused only C0 controls and DEL."""
+
+    async def main() -> None:
+        async with serve(app) as client:
+            attempts = [attempt(f"c{i}") for i in range(3)] + [attempt("c3\x9b[2J")]
+            batch = {"attempts": attempts}
+            r = await client.post("/v1/fraud/score:batch", json=batch, headers=SCORER)
+            assert r.status_code == 422, r.text
+            assert r.json()["fields"] == ["body.attempts[3].transaction_id"]
+            assert r.json()["message"].startswith(
+                "body.attempts[3].transaction_id: String should match"
+            )
+            first = await client.post("/v1/fraud/score", json=attempt("c0"), headers=SCORER)
+            assert first.json()["duplicate"] is False  # c0 was not decided either
 
     asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,8 @@ def build_engine(url: str, schema: str | None) -> sa.Engine:
     """Return an engine for a sqlite or postgresql ``url`` (no connection is opened yet).
 
     Raises ConfigError for an unparsable URL, another backend, or a ``schema`` that is not
-    a lowercase PostgreSQL identifier or is given with a SQLite URL.
+    a lowercase PostgreSQL identifier or is given with a SQLite URL. The engine raises
+    RegistryUnavailableError for the driver's errors (see ``_unavailable``).
     """
     try:
         engine_url = sa.make_url(url)
@@ -39,18 +41,38 @@ def build_engine(url: str, schema: str | None) -> sa.Engine:
     engine = sa.create_engine(engine_url, execution_options=options)
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _on_sqlite_connect)
+    sa.event.listen(engine, "handle_error", partial(_unavailable, engine_url))
     return engine
 
 
-def unavailable(url: str, exc: sa.exc.DBAPIError) -> RegistryUnavailableError:
-    """One line for a database the registry could not open: where (``url`` without its
-    password) and the driver's own reason (the first line of it: psycopg adds hints)."""
+def _unavailable(
+    url: sa.URL, context: sa.engine.ExceptionContext
+) -> RegistryUnavailableError | None:
+    """The error to raise instead of a driver's: one line naming where (``url`` without its
+    password) and the driver's own reason (the first line of it: psycopg adds hints).
+
+    Every statement and connection of the engine ends here, so no caller meets a raw
+    driver error: not opening the database ("cannot open"), nor a query once it is open
+    (its server gone, a lock not granted, its tables dropped or changed under it). A
+    constraint or a value the database refused (IntegrityError, DataError) is left as it
+    is: the registry is there, and the statement or its input is wrong.
+    """
+    exc = context.sqlalchemy_exception
+    if not isinstance(exc, sa.exc.DBAPIError) or isinstance(
+        exc, sa.exc.IntegrityError | sa.exc.DataError
+    ):
+        return None
     reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-    where = sa.make_url(url).render_as_string(hide_password=True)
+    why = reason[0] if reason else type(exc.orig).__name__
+    where = url.render_as_string(hide_password=True)
+    if context.connection is None:  # no connection could be made
+        return RegistryUnavailableError(
+            f"cannot open the model registry at RISKLINE_REGISTRY_URL={where!r}: {why}. "
+            "Check that its server is up (or its folder exists) and that the URL names it."
+        )
     return RegistryUnavailableError(
-        f"cannot open the model registry at RISKLINE_REGISTRY_URL={where!r}: "
-        f"{reason[0] if reason else type(exc.orig).__name__}. Check that its server is up "
-        "(or its folder exists) and that the URL names it."
+        f"the model registry at RISKLINE_REGISTRY_URL={where!r} failed: {why}. Check that "
+        "its server is up and that its tables are as riskline created them."
     )
 
 

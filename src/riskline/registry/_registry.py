@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from riskline.errors import ConfigError, InvalidRegistrationError, PromotionError
 from riskline.registry import _artifacts
 from riskline.registry import _queries as q
-from riskline.registry._database import build_engine, create_tables, unavailable
+from riskline.registry._database import build_engine, create_tables
 from riskline.registry._gate import PromotionGate
 from riskline.registry._rows import to_version
 from riskline.registry._tables import events, versions
@@ -90,9 +90,6 @@ class Registry:
         try:
             artifacts_dir.mkdir(parents=True, exist_ok=True)
             create_tables(registry._engine, schema)
-        except sa.exc.DBAPIError as exc:
-            registry.close()
-            raise unavailable(url, exc) from exc
         except BaseException:
             registry.close()
             raise

@@ -28,9 +28,11 @@ _PAN = re.compile(r"(?:[\W_]*\d){12,19}[\W_]*")
 whitespace or punctuation ("4111.1111.1111.1111", "4111/1111/...", "4111_1111_...")."""
 LABEL_COLUMNS = ("is_fraud", "fraud_scenario", "label_available_at")
 
-Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
-"""An id: no control characters (a NUL, a newline or a terminal escape in an id would reach
-the decision log, log lines and the screens that show them)."""
+Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+"""An id: no control characters, C0, DEL or C1 (a NUL, a newline or a terminal escape in an
+id would reach the decision log, log lines and the screens that show them; terminals also
+read C1 codes, U+009B as ESC [). The pattern's hex escapes name code points both in
+pydantic's regex engine and in the ECMA-262 regex that OpenAPI publishes."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
@@ -63,6 +65,8 @@ class ScoreRequest(BaseModel):
     customer_country: Country | None = Field(None, description=_doc("customer_country"))
     channel: Literal["ecom", "pos"] | None = Field(None, description=_doc("channel"))
 
+    # Not merchant_id or terminal_id: acquirers' ids are often 12-19 digits (a merchant id,
+    # ISO 8583 field 42, is commonly 15), and refusing one refuses all of a merchant's traffic.
     @field_validator("card_token", "customer_id", "device_id")
     @classmethod
     def _no_card_numbers(cls, value: str | None) -> str | None:
