@@ -73,7 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(settings.base.registry_url, settings.artifacts_dir)
-        decisions = log if log is not None else open_decision_log(settings.base.decision_log_url)
+        decisions = log if log is not None else _decision_log(settings)
         state = store or _online_store(settings)
         models = Models(registry, loader, settings.kind, settings.model_workers)
         try:
@@ -227,6 +227,12 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _decision_log(settings: ServeSettings) -> DecisionLog:
+    """The log at ``RISKLINE_DECISION_LOG_URL``, in ``RISKLINE_DECISION_LOG_SCHEMA`` if set."""
+    base = settings.base
+    return open_decision_log(base.decision_log_url, schema=base.decision_log_schema)
 
 
 def _online_store(settings: ServeSettings) -> StateStore | EmbeddedStore:
