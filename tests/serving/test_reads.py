@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from riskline.decisions import InMemoryDecisionLog, StoredDecision
 from riskline.fraud.features import LABEL_DELAY
 from riskline.serving import create_app
-from tests.serving.conftest import ANALYST, SCORER, attempt, serve, settings_for
+from tests.serving.conftest import ANALYST, SCORER, attempt, serve, settings_for, until
 from tests.serving.fakes import LinearModel
 
 BUDGET = timedelta(milliseconds=100)
@@ -49,13 +48,6 @@ class StalledReads(InMemoryDecisionLog):
         with self._count:
             self.waiting += 1
         self.released.wait(STALL_S)
-
-
-async def until(done: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, f"not done after {timeout_s} s"
-        await asyncio.sleep(0.01)
 
 
 def test_stalled_log_reads_never_hold_up_health_or_scoring(home: Path) -> None:
