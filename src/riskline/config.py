@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,9 @@ __all__ = ["Settings"]
 
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# The decision log's own rule for a schema name (quoted as given, so case counts); "pg_" is
+# reserved by PostgreSQL for its system schemas.
+_PG_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +26,13 @@ class Settings:
     ``home`` holds the embedded defaults: the registry and decision log SQLite files,
     model artefacts and the embedded online store. With ``redis_url``, the online store is
     Redis instead, its keys under ``redis_prefix`` (one prefix per deployment).
+    ``decision_log_schema`` is the PostgreSQL schema of the decision log (None: ``public``).
     """
 
     home: Path
     registry_url: str
     decision_log_url: str
+    decision_log_schema: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "riskline"
     mlflow_uri: str | None = None
@@ -44,6 +50,7 @@ class Settings:
         ):
             if not url.startswith(("sqlite:///", "postgresql")):
                 raise ConfigError(f"{name} must be a sqlite:/// or postgresql:// URL, got {url!r}.")
+        log_schema = _log_schema(env.get("RISKLINE_DECISION_LOG_SCHEMA") or None, log_url)
         redis_url = env.get("RISKLINE_REDIS_URL") or None
         if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
             raise ConfigError(
@@ -60,7 +67,28 @@ class Settings:
             home=home,
             registry_url=registry_url,
             decision_log_url=log_url,
+            decision_log_schema=log_schema,
             redis_url=redis_url,
             redis_prefix=prefix,
             mlflow_uri=env.get("RISKLINE_MLFLOW_URI") or None,
         )
+
+
+def _log_schema(schema: str | None, log_url: str) -> str | None:
+    """``RISKLINE_DECISION_LOG_SCHEMA``: a PostgreSQL schema name, for a PostgreSQL log only
+    (a SQLite file has no schemas; ignoring the setting would hide a mistyped URL)."""
+    if schema is None:
+        return None
+    if not log_url.startswith("postgresql"):
+        raise ConfigError(
+            f"RISKLINE_DECISION_LOG_SCHEMA applies to a PostgreSQL decision log only, got "
+            f"{schema!r} with RISKLINE_DECISION_LOG_URL {log_url!r}; unset it, or set a "
+            "postgresql:// URL."
+        )
+    if not _PG_IDENTIFIER.fullmatch(schema) or schema.startswith("pg_"):
+        raise ConfigError(
+            "RISKLINE_DECISION_LOG_SCHEMA must be a plain PostgreSQL identifier (a letter or _, "
+            "then letters, digits or _; at most 63; not starting with pg_), got "
+            f"{schema!r}."
+        )
+    return schema

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 
 from riskline.decisions import DecisionLog, open_decision_log
-from tests.decisions.conftest import PG_CONNINFO, PG_URL
+from tests.conftest import PG_CONNINFO, PG_URL
 from tests.decisions.samples import sample_record
 
 Admin = psycopg.Connection[tuple[object, ...]]

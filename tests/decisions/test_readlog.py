@@ -14,7 +14,7 @@ import pytest
 
 from riskline.decisions import DecisionLog, open_decision_log
 from riskline.errors import DecisionLogUnavailableError
-from tests.decisions.conftest import PG_URL
+from tests.conftest import PG_URL
 from tests.decisions.samples import sample_record
 
 PG_SECRET_URL = "postgresql+psycopg://postgres:s3cret@127.0.0.1:5432/test"  # trust: ignored

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from riskline.decisions import GENESIS_HASH, DecisionLog, open_decision_log
-from tests.decisions.conftest import PG_CONNINFO, PG_URL
+from tests.conftest import PG_CONNINFO, PG_URL
 from tests.decisions.samples import FORGED_ROW, SQLITE_TABLE_WITHOUT_CHECK, sample_record
 
 RawSql = Callable[[str, tuple[object, ...]], None]

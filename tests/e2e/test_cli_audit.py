@@ -32,7 +32,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     same model is registered again as fraud-v2 with lower bands (0.02 / 0.5): it scores 0.03
     below an amount of 150,000 and 0.9 above, so the cheaper half moves to review."""
     monkeypatch.setenv("RISKLINE_HOME", str(tmp_path))
-    for name in ("RISKLINE_REGISTRY_URL", "RISKLINE_DECISION_LOG_URL"):
+    for name in (
+        "RISKLINE_REGISTRY_URL",
+        "RISKLINE_DECISION_LOG_URL",
+        "RISKLINE_DECISION_LOG_SCHEMA",
+    ):
         monkeypatch.delenv(name, raising=False)
     model = small_model()
     with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts") as reg:

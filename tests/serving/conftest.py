@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -74,6 +76,14 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*previous)
+
+
+async def until(done: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait, yielding to the event loop, until ``done()``; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"not done after {timeout_s} s"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -93,3 +93,43 @@ def test_numbers_must_be_finite_and_in_range(tmp_path: Path, name: str, value: s
 def test_the_budget_may_be_just_above_the_commit_reserve(tmp_path: Path) -> None:
     settings = ServeSettings.from_env(env(tmp_path, RISKLINE_BUDGET_MS="15.5"))
     assert settings.budget == timedelta(microseconds=15_500)
+
+
+PG_LOG = "postgresql+psycopg://riskline@db:5432/risk"
+
+
+def test_the_decision_log_schema_is_read_for_a_postgres_log(tmp_path: Path) -> None:
+    def schema(**extra: str) -> str | None:
+        return ServeSettings.from_env(env(tmp_path, **extra)).base.decision_log_schema
+
+    with_pg = {"RISKLINE_DECISION_LOG_URL": PG_LOG}
+    assert schema(**with_pg, RISKLINE_DECISION_LOG_SCHEMA="Fraud_eu_2") == "Fraud_eu_2"
+    assert schema(**with_pg, RISKLINE_DECISION_LOG_SCHEMA="_" + "a" * 62) == "_" + "a" * 62
+    assert schema(**with_pg) is None  # the log's default: public
+    assert schema(**with_pg, RISKLINE_DECISION_LOG_SCHEMA="") is None
+    assert schema(RISKLINE_DECISION_LOG_SCHEMA="") is None  # SQLite: empty is unset
+
+
+@pytest.mark.parametrize(
+    "value", ["fraud-eu", "1fraud", "fraud eu", 'a"b', "public;drop", "é", "a" * 64, "pg_log"]
+)
+def test_the_decision_log_schema_must_be_a_plain_identifier(tmp_path: Path, value: str) -> None:
+    extra = {"RISKLINE_DECISION_LOG_URL": PG_LOG, "RISKLINE_DECISION_LOG_SCHEMA": value}
+    with pytest.raises(ConfigError) as raised:
+        ServeSettings.from_env(env(tmp_path, **extra))
+    assert str(raised.value) == (
+        "RISKLINE_DECISION_LOG_SCHEMA must be a plain PostgreSQL identifier (a letter or _, "
+        f"then letters, digits or _; at most 63; not starting with pg_), got {value!r}."
+    )
+
+
+def test_the_decision_log_schema_is_refused_for_a_sqlite_log(tmp_path: Path) -> None:
+    # A SQLite file has no schemas: ignoring the setting would hide that the URL is not
+    # the PostgreSQL log it was meant for.
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    with pytest.raises(ConfigError) as raised:
+        ServeSettings.from_env(env(tmp_path, RISKLINE_DECISION_LOG_SCHEMA="fraud"))
+    assert str(raised.value) == (
+        "RISKLINE_DECISION_LOG_SCHEMA applies to a PostgreSQL decision log only, got 'fraud' "
+        f"with RISKLINE_DECISION_LOG_URL {url!r}; unset it, or set a postgresql:// URL."
+    )

@@ -32,9 +32,12 @@ app = typer.Typer(help="Audit the decision log: verify, replay, backtest.", no_a
 @contextmanager
 def _log() -> Iterator[DecisionLog]:
     """The log to audit, opened read-only: a missing one (a deleted file, a mistyped
-    ``RISKLINE_HOME``, a dropped table) fails naming it instead of auditing an empty log."""
+    ``RISKLINE_HOME``, a dropped table) fails naming it instead of auditing an empty log.
+    It is the log the service writes: ``RISKLINE_DECISION_LOG_URL``, in
+    ``RISKLINE_DECISION_LOG_SCHEMA`` if set."""
     settings = Settings.from_env(os.environ)
-    log = open_decision_log(settings.decision_log_url, read_only=True)
+    url, schema = settings.decision_log_url, settings.decision_log_schema
+    log = open_decision_log(url, schema=schema, read_only=True)
     try:
         yield log
     finally:

@@ -17,11 +17,8 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
-from riskline.decisions import Loader, open_decision_log
-from riskline.errors import (
-    RisklineError,
-    UnknownDecisionError,
-)
+from riskline.decisions import DecisionLog, Loader, open_decision_log
+from riskline.errors import RisklineError
 from riskline.features import EmbeddedStore, OnlineEngine, RedisStore, StateStore
 from riskline.fraud import FRAUD_FEATURES
 from riskline.registry import Registry
@@ -65,16 +62,18 @@ def create_app(
     loader: Loader,
     *,
     store: StateStore | None = None,
+    log: DecisionLog | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The scoring service. Opens the registry, decision log and online store at startup
-    (``store`` overrides the one the settings name) and closes them at shutdown."""
+    (``store`` and ``log`` override the ones the settings name) and closes them at
+    shutdown."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(settings.base.registry_url, settings.artifacts_dir)
-        log = open_decision_log(settings.base.decision_log_url)
+        decisions = log if log is not None else _decision_log(settings)
         state = store or _online_store(settings)
         models = Models(registry, loader, settings.kind, settings.model_workers)
         try:
@@ -85,7 +84,7 @@ def create_app(
         service = Service(
             settings,
             OnlineEngine(FRAUD_FEATURES, state),
-            log,
+            decisions,
             models,
             metrics,
             **({"clock": clock} if clock else {}),
@@ -96,7 +95,7 @@ def create_app(
         finally:
             await service.close()
             models.close()
-            log.close()
+            decisions.close()
             state.close()
             registry.close()
 
@@ -174,9 +173,7 @@ def create_app(
     )
     async def decision(decision_id: str, request: Request) -> Response:
         """The full logged record of one decision, with its chain hashes."""
-        record = service_of(request).log.get(decision_id)
-        if record is None:
-            raise UnknownDecisionError(f"decision_id {decision_id!r} is not in the decision log.")
+        record = await service_of(request).decision(decision_id)
         return json_response(
             {
                 "seq": record.seq,
@@ -230,6 +227,12 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _decision_log(settings: ServeSettings) -> DecisionLog:
+    """The log at ``RISKLINE_DECISION_LOG_URL``, in ``RISKLINE_DECISION_LOG_SCHEMA`` if set."""
+    base = settings.base
+    return open_decision_log(base.decision_log_url, schema=base.decision_log_schema)
 
 
 def _online_store(settings: ServeSettings) -> StateStore | EmbeddedStore:

@@ -54,8 +54,15 @@ def _utc_now() -> datetime:
 
 
 class Service:
-    """One scoring service; all methods run on the event loop (the model and the log commit
-    run in their own threads and are awaited)."""
+    """One scoring service; all methods run on the event loop (the model, the log commit and
+    the log reads of labels and lookups run in other threads and are awaited).
+
+    A log read is a database query (a network round trip with PostgreSQL): run on the loop,
+    a slow one held up every request meanwhile, scoring included. Reads get no timeout of
+    their own: a slow read that succeeds is an answer, and one that fails raises
+    ``DecisionLogUnavailableError`` (503) as before; only ``ping_log`` bounds its wait,
+    because a probe must answer in time. Scoring itself reads nothing (see ``score``).
+    """
 
     def __init__(
         self,
@@ -318,10 +325,9 @@ class Service:
         txid = request.transaction_id
         if request.label_available_at is not None:
             self._not_ahead("label_available_at", request.label_available_at, self._clock())
-        decided = self.log.find(kind, txid)
+        decided, labelled = await asyncio.to_thread(self._logged, txid)
         if decided is None:
             raise UnknownDecisionError(f"transaction_id {txid!r} has no logged decision to label.")
-        labelled = self.log.find(f"{kind}_label", txid)
         if labelled is not None:
             await self._count_logged_label(decided.body, labelled.body)
             return label_answer(labelled, duplicate=True)
@@ -350,6 +356,22 @@ class Service:
             "counted_from": body["counted_from"],
             "duplicate": False,
         }
+
+    def _logged(self, txid: str) -> tuple[StoredDecision | None, StoredDecision | None]:
+        """The logged decision of ``txid`` and its label, if any; run in a worker thread."""
+        kind = self.settings.kind
+        decided = self.log.find(kind, txid)
+        if decided is None:
+            return None, None
+        return decided, self.log.find(f"{kind}_label", txid)
+
+    async def decision(self, decision_id: str) -> StoredDecision:
+        """The logged record ``decision_id``, read in a worker thread; raises
+        ``UnknownDecisionError`` if it is not in the log."""
+        record = await asyncio.to_thread(self.log.get, decision_id)
+        if record is None:
+            raise UnknownDecisionError(f"decision_id {decision_id!r} is not in the decision log.")
+        return record
 
     async def _count_logged_label(
         self, decision: Mapping[str, Any], label: Mapping[str, Any]
