@@ -4,6 +4,7 @@ the old champion, until the new one is ready."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -47,5 +48,29 @@ def test_requests_are_scored_while_a_reload_loads_the_new_champion(home: Path) -
             assert (await reload).json() == {"champion": v2, "shadow": None}
             after = await client.post("/v1/fraud/score", json=attempt("after"), headers=SCORER)
             assert after.json()["model_version"] == v2
+
+    asyncio.run(main())
+
+
+def test_a_reload_from_a_broken_registry_is_503_and_the_champion_keeps_serving(
+    home: Path,
+) -> None:
+    app = create_app(settings_for(home), LinearModel.from_bytes)
+
+    async def main() -> None:
+        async with serve(app) as client:
+            with sqlite3.connect(home / "registry.db") as db:  # the tables go behind its back
+                tables = [
+                    r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                ]
+                for table in tables:
+                    db.execute(f'DROP TABLE "{table}"')
+            reload = await client.post("/v1/admin/reload", headers=ADMIN)
+            assert reload.status_code == 503
+            body = reload.json()
+            assert body["error"] == "registry_unavailable"
+            assert "RISKLINE_REGISTRY_URL" in body["message"]
+            scored = await client.post("/v1/fraud/score", json=attempt("kept"), headers=SCORER)
+            assert scored.json()["model_version"] == "fraud-v1"
 
     asyncio.run(main())

@@ -11,6 +11,7 @@ from riskline.errors import (
     DecisionLogUnavailableError,
     InvalidRequestError,
     PermissionDeniedError,
+    RegistryUnavailableError,
     RisklineError,
     SchemaError,
     UnknownDecisionError,
@@ -25,6 +26,7 @@ STATUS: tuple[tuple[type[RisklineError], int, str], ...] = (
     (InvalidRequestError, 422, "invalid_request"),
     (SchemaError, 422, "invalid_request"),
     (DecisionLogUnavailableError, 503, "log_unavailable"),
+    (RegistryUnavailableError, 503, "registry_unavailable"),
     (ConfigError, 500, "misconfigured"),
     (RisklineError, 500, "internal"),
 )
