@@ -44,6 +44,27 @@ def test_columns_take_and_missing_names() -> None:
     assert np.array_equal(two.matrix, rows.matrix[[2, 0]], equal_nan=True)
 
 
+def _from_objects() -> FeatureRows:
+    built = FeatureRows.of(("n", "x"), _vectors())
+    objects = np.array([[v.values["n"], v.values["x"]] for v in _vectors()], dtype=object)
+    admitted = [(v.eff_us, v.counted) for v in _vectors()]
+    return FeatureRows.from_objects(built.names, objects, built.matrix, ["a", "b", "c"], admitted)
+
+
+def test_rows_from_a_value_matrix_are_the_same_rows() -> None:
+    made, built = _from_objects(), FeatureRows.of(("n", "x"), _vectors())
+    assert made[2] == built[2] == {"n": None, "x": -3.25}
+    assert type(made[1]["n"]) is int  # the values as given, not the float64 matrix's
+    assert list(made) == list(built)
+    assert made.vectors == _vectors()
+    assert made.by_name() == built.by_name() == {"n": [1, 2**40, None], "x": [None, 0.5, -3.25]}
+    two = made.take([2, 0])
+    assert list(two) == [built[2], built[0]]
+    assert two.by_name() == {"n": [None, 1], "x": [-3.25, None]}
+    with pytest.raises(ValueError, match=r"objects of shape \(2, 2\) for a matrix of \(3, 2\)"):
+        FeatureRows.from_objects(("n", "x"), np.empty((2, 2), object), made.matrix, [], [])
+
+
 def test_a_matrix_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(ValueError, match=r"matrix of shape \(2, 2\) for 3 rows"):
         FeatureRows(("n", "x"), [v.values for v in _vectors()], np.zeros((2, 2)), ["a"] * 3, [])

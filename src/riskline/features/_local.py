@@ -261,10 +261,11 @@ class LocalState:
 
     def apply_many(
         self, events: Sequence[tuple[str, int, Sequence[Raw]]]
-    ) -> tuple[list[tuple[int, bool]], np.ndarray, list[dict[str, Value]]]:
+    ) -> tuple[list[tuple[int, bool]], np.ndarray, np.ndarray]:
         """``apply`` for several events in order, with one compiled call (a batch): each
         event's admission, and its windowed features (``names`` order) as a float64 matrix
-        (null: NaN) and as mappings."""
+        (null: NaN) and as a matrix of Python values (ints, floats and None, as ``_read``
+        gives them)."""
         plan, admit = self.plan, self._admission.admit
         admitted = [admit(txid, ts, plan.lateness_us, plan.dedup_us) for txid, ts, _ in events]
         rows = self._encode_many([values for _, _, values in events])
@@ -292,9 +293,7 @@ class LocalState:
         matrix = ints.astype(np.float64)
         matrix[:, self._float_at] = floats[:, self._float_at]
         matrix[nulls] = np.nan
-        names = self.names
-        mappings = [dict(zip(names, row, strict=True)) for row in values.tolist()]
-        return admitted, matrix, mappings
+        return admitted, matrix, values
 
     def export(self) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         """What events changed: the arenas' arrays, and the tables as JSON-able values."""
@@ -351,7 +350,7 @@ class LocalState:
 
     def observe_many(
         self, events: Sequence[tuple[str, int, Sequence[Raw]]]
-    ) -> tuple[list[tuple[int, bool]], np.ndarray, list[dict[str, Value]]]:
+    ) -> tuple[list[tuple[int, bool]], np.ndarray, np.ndarray]:
         """``observe`` for several events in order: one journal write, one compiled call."""
         if self.journal is not None:
             self.journal([["e", txid, ts_us, values] for txid, ts_us, values in events])

@@ -138,21 +138,23 @@ class OnlineEngine:
         if local is None or len(events) == 1:  # one event: the lighter per-event call
             return FeatureRows.of(names, [self.observe(e) for e in events])
         raw = self._local_columns
-        admitted, windowed, rows = local.observe_many(
+        admitted, windowed, windowed_values = local.observe_many(
             [(e.transaction_id, to_us(e.ts), raw(e)) for e in events]
         )
-        matrix = np.empty((len(events), len(names)), np.float64)
+        shape = (len(events), len(names))
+        matrix = np.empty(shape, np.float64)
         matrix[:, self._windowed_at] = windowed
-        for name, j, agg, column, other in self._row_at:
+        objects = np.empty(shape, object)
+        objects[:, self._windowed_at] = windowed_values
+        for _, j, agg, column, other in self._row_at:
             if agg == "value":
                 values: list[Value] = [getattr(e, column) for e in events]
             else:
                 values = [_differs(getattr(e, column), getattr(e, other)) for e in events]
-            for row, value in zip(rows, values, strict=True):
-                row[name] = value
+            objects[:, j] = values
             matrix[:, j] = [np.nan if v is None else v for v in values]
         ids = [e.transaction_id for e in events]
-        return FeatureRows(names, rows, matrix, ids, admitted)
+        return FeatureRows.from_objects(names, objects, matrix, ids, admitted)
 
     def _observe_local(self, local: LocalState, event: PaymentAttempt) -> FeatureVector:
         get = event.__getattribute__

@@ -86,7 +86,11 @@ def _holds(
     features: Sequence[Mapping[str, FieldValue]],
 ) -> np.ndarray:
     """Where ``condition`` holds, for each event (a null never satisfies it)."""
-    column = features.column(name) if isinstance(features, FeatureRows) else None
+    rows = features if isinstance(features, FeatureRows) else None
+    column = rows.column(name) if rows is not None else None
+    if rows is not None and column is None:  # an event field: the rows are not read
+        fields: list[FieldValue] = [getattr(e, name, None) for e in events]
+        return np.fromiter((v is not None and check(v) for v in fields), np.bool_, len(fields))
     if column is not None:
         if isinstance(condition, Membership):  # features are numbers: never a member
             return np.zeros(len(column), np.bool_)

@@ -206,10 +206,10 @@ class Service:
             "request": request_columns(events),
             "features": observed.by_name() if observed is not None else {},
         }
-        decided = await _decided(outcomes, scoring, model, policy, explain_at)
-        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         ids = [new_id() for _ in events]
         txids = [e.transaction_id for e in events]
+        decided = await _decided(outcomes, scoring, model, policy, explain_at)
+        latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         shared = {
             "model_version": champion.version,
             "rules_version": self.rules.version,
