@@ -6,7 +6,9 @@ label columns; a ``card_number`` is accepted only to be tokenised and is never s
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from operator import attrgetter
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -89,11 +91,19 @@ class ScoreRequest(BaseModel):
         Raises ``InvalidRequestError`` via ``tokenize`` when a card number cannot be
         tokenised (no key configured, wrong length).
         """
+        if self.card_number is None:  # by position: a batch builds a thousand
+            return PaymentAttempt(*_event_fields(self))
         fields = dict(self.__dict__)  # the validated fields (model_dump costs 3x as much)
-        card_number = fields.pop("card_number")
-        if card_number is not None:
-            fields["card_token"] = tokenize(card_number, token_key)
+        fields["card_token"] = tokenize(fields.pop("card_number"), token_key)
         return PaymentAttempt(**fields)
+
+
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(PaymentAttempt))[
+    : len(ScoreRequest.model_fields) - 1
+]
+if set(_EVENT_FIELDS) != set(ScoreRequest.model_fields) - {"card_number"}:  # pragma: no cover
+    raise AssertionError("ScoreRequest's fields must be PaymentAttempt's first ones")
+_event_fields = attrgetter(*_EVENT_FIELDS)
 
 
 def tokenize(card_number: str, key: bytes | None) -> str:

@@ -123,9 +123,11 @@ class Service:
                 f"attempts: at most {limit} per batch, got {len(requests)}; split the batch."
             )
         now, key = self._clock(), self.settings.token_key
+        if requests and max(r.ts for r in requests) - now > self.settings.max_clock_skew:
+            for i, r in enumerate(requests):  # name the first one
+                self._not_ahead(f"attempts[{i}].ts", r.ts, now)
         events = []
         for i, r in enumerate(requests):
-            self._not_ahead(f"attempts[{i}].ts", r.ts, now)
             try:
                 events.append(r.to_event(key))
             except InvalidRequestError as exc:  # "card_number: why": name the attempt too
