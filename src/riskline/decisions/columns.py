@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskline.decisions.engine import Fallback, Policy, Reason
+from riskline.decisions.engine import Fallback, Policy, Reason, reason_json, rule_reason
 from riskline.rules import FieldValue, Outcome
 
 ReasonJson = list[dict[str, FieldValue]]
@@ -39,10 +39,7 @@ class Decided:
         why, fallback = self.reasons, self.fallback
         for i, given in reasons.items():
             if fallback[i] is None:
-                why[i] = [
-                    {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
-                    for r in given
-                ]
+                why[i] = [reason_json(r) for r in given]
 
     def rule(self, outcomes: Sequence[Outcome], rows: Mapping[int, Fallback]) -> None:
         """Let the rules decide row ``i``, flagged ``rows[i]``: with the rules' score too,
@@ -107,14 +104,4 @@ def decide_columns(
 
 
 def _rule_reasons(outcome: Outcome) -> ReasonJson:
-    if not outcome.fired:
-        return _NONE
-    return [
-        {
-            "code": h.code,
-            "text": h.text,
-            "value": next(iter(h.values.values()), None),
-            "source": "rule",
-        }
-        for h in outcome.fired
-    ]
+    return [reason_json(rule_reason(h)) for h in outcome.fired] if outcome.fired else _NONE

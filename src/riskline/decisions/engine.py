@@ -20,7 +20,7 @@ from riskline.decisions._records import DecisionRecord
 from riskline.errors import ConfigError
 from riskline.events import PaymentAttempt
 from riskline.features import FeatureRows
-from riskline.rules import FieldValue, Outcome, RuleSet, Verdict, evaluate
+from riskline.rules import FieldValue, Hit, Outcome, RuleSet, Verdict, evaluate
 
 Fallback = Literal["timeout", "model_error", "low_confidence", "store_unavailable", "no_model"]
 Row = Mapping[str, float | int | None]
@@ -161,12 +161,7 @@ class Decision:
         }
 
     def reasons_json(self) -> list[dict[str, FieldValue]]:
-        if not self.reasons:
-            return []
-        return [
-            {"code": r.code, "text": r.text, "value": r.value, "source": r.source}
-            for r in self.reasons
-        ]
+        return [reason_json(r) for r in self.reasons] if self.reasons else []
 
     def to_record(self, kind: str, request: Mapping[str, object]) -> DecisionRecord:
         """The log record: the body plus the (tokenised) ``request`` it answered."""
@@ -207,7 +202,7 @@ def decide(
         action = policy.thresholds.band(score)
     else:
         action = outcome.action
-        reasons = tuple(Reason(h.code, h.text, _first(h.values), "rule") for h in outcome.fired)
+        reasons = tuple(rule_reason(h) for h in outcome.fired)
     fired = outcome.fired
     return Decision(  # positionally: a batch makes a thousand of them
         decision_id,
@@ -231,8 +226,19 @@ def _as_dict(values: Mapping[str, object]) -> dict[str, object]:
     return values if type(values) is dict else dict(values)
 
 
-def _first(values: Mapping[str, FieldValue]) -> FieldValue:
-    return next(iter(values.values()), None)
+def rule_reason(hit: Hit) -> Reason:
+    """A fired rule as a reason: its code, text and the first value it read."""
+    return Reason(hit.code, hit.text, next(iter(hit.values.values()), None), "rule")
+
+
+def reason_json(reason: Reason) -> dict[str, FieldValue]:
+    """A reason as answered and logged."""
+    return {
+        "code": reason.code,
+        "text": reason.text,
+        "value": reason.value,
+        "source": reason.source,
+    }
 
 
 def score_rows(scorer: Scorer, rows: Sequence[Row], explain_at: float, top: int) -> list[Scored]:

@@ -13,6 +13,7 @@ from operator import attrgetter
 from riskline.decisions import Decision, StoredDecision
 from riskline.errors import InvalidRequestError
 from riskline.events import PaymentAttempt
+from riskline.rules import FieldValue
 
 Answer = dict[str, object]
 _ids = random.Random(os.urandom(32))  # decision ids: unique, not secrets (reads need a key)
@@ -58,15 +59,34 @@ def event_from_json(data: object) -> PaymentAttempt:
 
 def answer_of(decision: Decision, latency_ms: float) -> Answer:
     """The answer to a decision just made (``latency_ms``: server time until answered)."""
+    return answer(
+        decision.decision_id, decision.transaction_id, decision.action, decision.score,
+        decision.reasons_json(), decision.model_version, decision.rules_version,
+        decision.fallback, latency_ms,
+    )  # fmt: skip
+
+
+def answer(
+    decision_id: str,
+    transaction_id: str,
+    action: str,
+    score: float,
+    reasons: list[dict[str, object]] | list[dict[str, FieldValue]],
+    model_version: str | None,
+    rules_version: str,
+    fallback: str | None,
+    latency_ms: float,
+) -> Answer:
+    """The answer to a decision just made, from its parts (a batch's come from columns)."""
     return {
-        "decision_id": decision.decision_id,
-        "transaction_id": decision.transaction_id,
-        "decision": decision.action,
-        "score": decision.score,
-        "reasons": decision.reasons_json(),
-        "model_version": decision.model_version,
-        "rules_version": decision.rules_version,
-        "fallback": decision.fallback,
+        "decision_id": decision_id,
+        "transaction_id": transaction_id,
+        "decision": action,
+        "score": score,
+        "reasons": reasons,
+        "model_version": model_version,
+        "rules_version": rules_version,
+        "fallback": fallback,
         "latency_ms": latency_ms,
         "duplicate": False,
     }

@@ -32,6 +32,7 @@ from riskline.fraud import fraud_rules
 from riskline.rules import Outcome, RuleSet, evaluate_many
 from riskline.serving.answers import (
     Answer,
+    answer,
     answer_from_record,
     answer_of,
     event_from_json,
@@ -235,18 +236,17 @@ class Service:
             action, fallback = decided.action[i], decided.fallback[i]
             made.append((action, fallback))
             answers.append(
-                {
-                    "decision_id": ids[i],
-                    "transaction_id": txids[i],
-                    "decision": action,
-                    "score": decided.score[i],
-                    "reasons": decided.reasons[i],
-                    "model_version": champion.version,
-                    "rules_version": self.rules.version,
-                    "fallback": fallback,
-                    "latency_ms": answered_ms,
-                    "duplicate": False,
-                }
+                answer(
+                    ids[i],
+                    txids[i],
+                    action,
+                    decided.score[i],
+                    decided.reasons[i],
+                    champion.version,
+                    self.rules.version,
+                    fallback,
+                    answered_ms,
+                )
             )
         self.metrics.decided(made, took.total_seconds(), batch=True)
         if champion.shadow is not None and observed is not None:
