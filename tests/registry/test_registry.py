@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from riskline import registry as registry_api
-from riskline.errors import ArtifactIntegrityError, PromotionError, UnknownVersionError
+from riskline.errors import (
+    ArtifactIntegrityError,
+    InvalidRegistrationError,
+    PromotionError,
+    UnknownVersionError,
+)
 from riskline.registry import PromotionGate, Registry
 from tests.registry.samples import START_AT, StepClock, lineage, register
 
@@ -102,6 +107,26 @@ def test_promotion_needs_a_reason(registry: Registry) -> None:
         registry.promote(version, "bob", "  ")
     with pytest.raises(PromotionError, match="override_reason must be a non-empty string"):
         registry.promote(version, "bob", "ok", override_reason="")
+
+
+def test_names_longer_than_their_column_are_refused_naming_the_field(
+    registry: Registry,
+) -> None:
+    """On PostgreSQL, a name past the column's 128 characters was a raw DataError."""
+    long = "x" * 129
+    with pytest.raises(InvalidRegistrationError, match=r"trained_by must be at most 128 .* 129"):
+        register(registry, trained_by=long)
+    version = register(registry, trained_by="x" * 128)  # the column's width fits
+    with pytest.raises(PromotionError, match="approver must be at most 128 characters, got 129"):
+        registry.promote(version, long, "ok")
+    with pytest.raises(PromotionError, match="actor must be at most 128 characters"):
+        registry.stage_shadow(version, long, "ok")
+    assert registry.promote(version, "bob", "ok").stage == "champion"
+    with pytest.raises(PromotionError, match="actor must be at most 128 characters"):
+        registry.rollback("fraud", long, "ok")
+    with pytest.raises(PromotionError, match="actor must be at most 128 characters"):
+        registry.retire(version, long, "ok")
+    assert registry.history(version)[-1].actor == "bob"
 
 
 def test_tampered_artifact_is_refused(registry: Registry, tmp_path: Path) -> None:

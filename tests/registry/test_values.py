@@ -37,6 +37,7 @@ def test_stage_and_metric_names() -> None:
         (lambda x: replace(x, end_at=START_AT - timedelta(1)), "start_at must not be after end_at"),
         (lambda x: replace(x, label_rate=1.5), re.escape("label_rate must be in [0, 1], got 1.5")),
         (lambda x: replace(x, feature_set_version=" "), "feature_set_version must be a non-empty"),
+        (lambda x: replace(x, feature_set_version="v" * 129), "feature_set_version must be at"),
     ],
 )  # fmt: skip
 def test_lineage_rejects_bad_fields(change: Callable[[Lineage], Lineage], message: str) -> None:

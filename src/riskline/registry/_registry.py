@@ -27,10 +27,12 @@ from riskline.registry._tables import events, versions
 from riskline.registry._transitions import (
     check_four_eyes,
     check_move,
+    check_name,
     check_text,
     previous_champion,
 )
 from riskline.registry._values import (
+    NAME_LENGTH,
     AuditEvent,
     Lineage,
     ModelVersion,
@@ -131,6 +133,10 @@ class Registry:
         if not trained_by.strip():
             raise InvalidRegistrationError(f"trained_by must name a person, got {trained_by!r}.")
         trained_by = trained_by.strip()
+        if len(trained_by) > NAME_LENGTH:
+            raise InvalidRegistrationError(
+                f"trained_by must be at most {NAME_LENGTH} characters, got {len(trained_by)}."
+            )
         values = {
             "params": check_params(params),
             "metrics": check_metrics(metrics),
@@ -200,7 +206,7 @@ class Registry:
 
     def stage_shadow(self, version: str, actor: str, reason: str) -> ModelVersion:
         """Make a candidate the shadow; the previous shadow goes back to candidate."""
-        actor, reason = check_text("actor", actor), check_text("reason", reason)
+        actor, reason = check_name("actor", actor), check_text("reason", reason)
         with self._locked(version) as (conn, current):
             check_move(current, "shadow")
             at = self._now()
@@ -220,7 +226,7 @@ class Registry:
         the gate fails and no non-empty ``override_reason`` is given. A given override
         reason is recorded on the champion event even when the gate passes.
         """
-        approver, reason = check_text("approver", approver), check_text("reason", reason)
+        approver, reason = check_name("approver", approver), check_text("reason", reason)
         if override_reason is not None:
             override_reason = check_text("override_reason", override_reason)
         with self._locked(version) as (conn, current):
@@ -247,7 +253,7 @@ class Registry:
 
     def retire(self, version: str, actor: str, reason: str) -> ModelVersion:
         """Retire a candidate or shadow (a champion is replaced by promotion or rollback)."""
-        actor, reason = check_text("actor", actor), check_text("reason", reason)
+        actor, reason = check_name("actor", actor), check_text("reason", reason)
         with self._locked(version) as (conn, current):
             check_move(current, "retired")
             q.move(conn, current, "retired", actor, reason, None, self._now())
@@ -259,7 +265,7 @@ class Registry:
         Repeated rollbacks walk further back. Neither four eyes nor the gate apply: rollback
         is the emergency exit, and both events record actor and reason.
         """
-        actor, reason = check_text("actor", actor), check_text("reason", reason)
+        actor, reason = check_name("actor", actor), check_text("reason", reason)
         with self._engine.begin() as conn:
             q.lock_kind(conn, kind)
             current = q.find_in_stage(conn, kind, "champion")

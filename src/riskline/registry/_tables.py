@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from riskline.registry._values import NAME_LENGTH
+
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp stored as UTC and read back tz-aware (SQLite keeps no offset)."""
@@ -59,13 +61,13 @@ versions = sa.Table(
     sa.Column("start_at", UtcDateTime, nullable=False),
     sa.Column("end_at", UtcDateTime, nullable=False),
     sa.Column("label_rate", sa.Float, nullable=False),
-    sa.Column("feature_set_version", sa.String(128), nullable=False),
+    sa.Column("feature_set_version", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("metrics", sa.JSON, nullable=False),
     sa.Column("decision_policy", sa.JSON, nullable=False),
-    sa.Column("trained_by", sa.String(128), nullable=False),
+    sa.Column("trained_by", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("trained_at", UtcDateTime, nullable=False),
-    sa.Column("approved_by", sa.String(128)),
+    sa.Column("approved_by", sa.String(NAME_LENGTH)),
     sa.Column("approved_at", UtcDateTime),
     sa.UniqueConstraint("kind", "number", name="uq_registry_versions_kind_number"),
     sa.CheckConstraint(
@@ -92,7 +94,7 @@ events = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("from_stage", sa.String(16)),
     sa.Column("to_stage", sa.String(16), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("actor", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("override_reason", sa.Text),
     sa.Column("at", UtcDateTime, nullable=False),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from riskline.errors import PromotionError
-from riskline.registry._values import AuditEvent, ModelVersion, Stage
+from riskline.registry._values import NAME_LENGTH, AuditEvent, ModelVersion, Stage
 
 _REQUESTABLE: dict[Stage, tuple[Stage, ...]] = {
     "shadow": ("candidate",),
@@ -52,11 +52,20 @@ def check_four_eyes(current: ModelVersion, approver: str) -> None:
         )
 
 
-def check_text(name: str, value: str) -> str:
-    """Return ``value`` stripped; raise PromotionError when it is blank."""
+def check_text(name: str, value: str, limit: int | None = None) -> str:
+    """Return ``value`` stripped; raise PromotionError when it is blank, or longer than
+    ``limit`` characters."""
     if not value.strip():
         raise PromotionError(f"{name} must be a non-empty string, got {value!r}.")
-    return value.strip()
+    value = value.strip()
+    if limit is not None and len(value) > limit:
+        raise PromotionError(f"{name} must be at most {limit} characters, got {len(value)}.")
+    return value
+
+
+def check_name(name: str, value: str) -> str:
+    """A person's name (an actor, an approver): ``check_text`` within the column's width."""
+    return check_text(name, value, NAME_LENGTH)
 
 
 def previous_champion(events: Iterable[AuditEvent]) -> str | None:

@@ -15,6 +15,10 @@ from typing import Literal
 
 from riskline.errors import InvalidRegistrationError
 
+NAME_LENGTH = 128
+"""At most this many characters in a person's name (``trained_by``, an actor, an approver)
+and a feature-set version: the width of their registry columns."""
+
 Stage = Literal["candidate", "shadow", "champion", "retired"]
 ParamValue = str | int | float | bool
 
@@ -60,6 +64,11 @@ class Lineage:
             )
         if not self.feature_set_version.strip():
             raise InvalidRegistrationError("feature_set_version must be a non-empty string.")
+        if len(self.feature_set_version) > NAME_LENGTH:
+            raise InvalidRegistrationError(
+                f"feature_set_version must be at most {NAME_LENGTH} characters, got "
+                f"{len(self.feature_set_version)}."
+            )
 
 
 @dataclass(frozen=True, slots=True)
