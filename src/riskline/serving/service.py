@@ -178,10 +178,8 @@ class Service:
             )
         # While the model scores (in its thread), the rules run and the request is laid out.
         context = _Context(events, rows, champion, policy, self.rules, self.settings.kind)
-        answer = "store_unavailable" if model is None else await model
-        decisions, records = context.decide(
-            list(range(len(events))), answer, self._clock(), started
-        )
+        scored = "store_unavailable" if model is None else await model
+        decisions, records = context.decide(scored, self._clock(), started)
         committed = await watch(asyncio.get_running_loop(), self.log.submit_many(records))
         answers = self._answers(decisions, committed, started)
         if champion.shadow is not None and observed is not None:
@@ -453,24 +451,24 @@ class _Context:
         self.requests = [request_json(e) for e in events]
 
     def decide(
-        self, indices: list[int], model: list[Scored] | Fallback, at: datetime, started: float
+        self, model: list[Scored] | Fallback, at: datetime, started: float
     ) -> tuple[list[Decision], list[DecisionRecord]]:
-        """Decide rows ``indices`` with the model's answer for each (``model[j]`` for the
-        j-th of them), or why there is none; the decisions and their log records."""
+        """Decide each row with the model's answer for it (``model[i]``), or why there is
+        none; the decisions and their log records."""
         events, rows, rules, policy = self.events, self.rows, self.rules, self.policy
         version, outcomes = self.champion.version, self.outcomes
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         decisions = [
             decide(
-                events[i], rows[i], model if isinstance(model, str) else model[j], version,
+                event, rows[i], model if isinstance(model, str) else model[i], version,
                 rules, policy, decision_id=new_id(), decided_at=at, latency_ms=latency_ms,
                 outcome=outcomes[i],
             )
-            for j, i in enumerate(indices)
+            for i, event in enumerate(events)
         ]  # fmt: skip
-        requests = self.requests
         records = [
-            d.to_record(self.kind, requests[i]) for d, i in zip(decisions, indices, strict=True)
+            d.to_record(self.kind, request)
+            for d, request in zip(decisions, self.requests, strict=True)
         ]
         return decisions, records
 
