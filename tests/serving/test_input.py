@@ -4,6 +4,7 @@ clock, card numbers in id fields, control characters; a 422 names the field."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -157,20 +158,25 @@ PRINTABLE = [
 ]
 
 
+async def _scored(
+    client: httpx.AsyncClient, prefix: str, cases: list[tuple[str, str]]
+) -> AsyncIterator[tuple[str, str, httpx.Response]]:
+    """Each ``(field, value)`` of ``cases`` scored in an attempt of its own, with the answer."""
+    for i, (field, value) in enumerate(cases):
+        body = attempt(f"{prefix}{i}", **{field: value})
+        yield field, value, await client.post("/v1/fraud/score", json=body, headers=SCORER)
+
+
 def test_card_numbers_in_id_fields_are_refused_however_separated(app: FastAPI) -> None:
     """Dots, slashes and underscores used to let a card number through into the log (t6)."""
 
     async def main() -> None:
         async with serve(app) as client:
-            for i, (field, value) in enumerate(PANS):
-                body = attempt(f"pan{i}", **{field: value})
-                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+            async for field, value, r in _scored(client, "pan", PANS):
                 assert r.status_code == 422, (field, value)
                 assert r.json()["fields"] == [f"body.{field}"], (field, value)
                 assert "looks like a card number" in r.json()["message"]
-            for i, (field, value) in enumerate(IDS):
-                body = attempt(f"id{i}", **{field: value})
-                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+            async for field, value, r in _scored(client, "id", IDS):
                 assert r.status_code == 200, (field, value, r.text)
 
     asyncio.run(main())
@@ -179,15 +185,11 @@ def test_card_numbers_in_id_fields_are_refused_however_separated(app: FastAPI) -
 def test_ids_with_control_characters_are_refused_naming_the_field(app: FastAPI) -> None:
     async def main() -> None:
         async with serve(app) as client:
-            for i, (field, value) in enumerate(CONTROLS):
-                body = attempt(f"ctl{i}", **{field: value})
-                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+            async for field, value, r in _scored(client, "ctl", CONTROLS):
                 assert r.status_code == 422, (field, value)
                 assert r.json()["fields"] == [f"body.{field}"], (field, value)
                 assert r.json()["message"].startswith(f"body.{field}: String should match")
-            for i, (field, value) in enumerate(PRINTABLE):
-                body = attempt(f"ok{i}", **{field: value})
-                r = await client.post("/v1/fraud/score", json=body, headers=SCORER)
+            async for field, value, r in _scored(client, "ok", PRINTABLE):
                 assert r.status_code == 200, (field, value, r.text)
             for txid in ("t\n1", "t\x9b1"):
                 label = {"transaction_id": txid, "is_fraud": True}

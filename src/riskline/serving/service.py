@@ -104,7 +104,7 @@ class Service:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._inflight[txid] = future
         try:
-            answer = (await self._decide([event], started, batch=False))[0]
+            answer = (await self._decide([event], started))[0]
             future.set_result(answer)
             return answer
         except BaseException as exc:
@@ -141,7 +141,7 @@ class Service:
                     f"attempts[{seen[e.transaction_id]}]; ids must be unique in a batch."
                 )
             seen[e.transaction_id] = i
-        answers = await self._decide(events, started, batch=True)
+        answers = await self._decide_batch(events, started)
         _free_later(requests, events, seen)
         return answers
 
@@ -158,13 +158,9 @@ class Service:
                 "check the sender's clock)."
             )
 
-    async def _decide(
-        self, events: list[PaymentAttempt], started: float, *, batch: bool
-    ) -> list[Answer]:
-        """Decide ``events``, log and answer: a batch as columns (``_decide_batch``), a single
-        attempt as one record."""
-        if batch:
-            return await self._decide_batch(events, started)
+    async def _decide(self, events: list[PaymentAttempt], started: float) -> list[Answer]:
+        """Decide a single attempt (``events`` holds it), log it as one record and answer; a
+        batch goes through ``_decide_batch``."""
         champion = self.models.champion
         policy = self._policy(champion)
         budget = self.settings.budget
