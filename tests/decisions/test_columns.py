@@ -12,7 +12,7 @@ from riskline.decisions import Fallback, Policy, Reason, Scored, Thresholds, dec
 from riskline.decisions.columns import decide_columns
 from riskline.events import PaymentAttempt
 from riskline.fraud import FRAUD_RULES
-from riskline.rules import Outcome
+from riskline.rules import Outcome, Outcomes
 from riskline.rules.outcome import Hit
 
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -73,10 +73,10 @@ def test_every_row_is_decided_as_decide_does(
     }
     failed = {i: f for i, (_, _, _, f) in enumerate(batch) if f is not None}
     if whole is not None:
-        decided = decide_columns(outs, whole, policy)
+        decided = decide_columns(Outcomes.of(outs), whole, policy)
         expected = [_decide(o, whole, policy) for o in outs]
     else:
-        decided = decide_columns(outs, scores, policy, reasons=why, failed=failed)
+        decided = decide_columns(Outcomes.of(outs), scores, policy, reasons=why, failed=failed)
         expected = [
             _decide(o, failed[i] if i in failed else Scored(s, why.get(i, ())), policy)
             for i, (o, s) in enumerate(zip(outs, scores, strict=True))

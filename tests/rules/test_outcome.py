@@ -17,6 +17,8 @@ from riskline.features import FeatureRows, FeatureVector
 from riskline.rules import (
     FieldValue,
     Membership,
+    Outcome,
+    Outcomes,
     Rule,
     RuleSet,
     Threshold,
@@ -159,8 +161,8 @@ def test_a_batch_is_evaluated_exactly_as_row_by_row(
     ]
     as_rows = FeatureRows.of(("amount", "n", "new"), vectors)
     expected = [evaluate(WIDE, e, v) for e, v in zip(events, values, strict=True)]
-    assert evaluate_many(WIDE, events, as_rows) == expected  # over the matrix's columns
-    assert evaluate_many(WIDE, events, values) == expected  # over plain mappings
+    assert _whole(evaluate_many(WIDE, events, as_rows)) == expected  # over the matrix's columns
+    assert _whole(evaluate_many(WIDE, events, values)) == expected  # over plain mappings
 
 
 def test_a_rule_after_the_64th_fires_in_a_batch_as_alone() -> None:
@@ -173,7 +175,7 @@ def test_a_rule_after_the_64th_fires_in_a_batch_as_alone() -> None:
     big = Rule("big", "huge amount", "decline", (Threshold("amount_minor", ">=", 500),), 0.9)
     many = RuleSet("many", (*never, big))
     events = [PaymentAttempt(f"t{i}", AT, 1_000, card_token="c") for i in range(40)]
-    outcomes = evaluate_many(many, events, [{}] * 40)
+    outcomes = _whole(evaluate_many(many, events, [{}] * 40))
     assert outcomes == [evaluate(many, e, {}) for e in events]
     assert {(o.action, o.score, tuple(h.code for h in o.fired)) for o in outcomes} == {
         ("decline", 0.9, ("big",))
@@ -210,4 +212,15 @@ def test_a_batch_agrees_with_row_by_row_for_any_number_of_rules(
     events = [PaymentAttempt(f"t{i}", AT, a, card_token="c") for i, a in enumerate(amounts)]
     values: list[dict[str, FieldValue]] = [{"n": n} for n in ns]
     expected = [evaluate(ruleset, e, v) for e, v in zip(events, values, strict=True)]
-    assert evaluate_many(ruleset, events, values) == expected
+    assert _whole(evaluate_many(ruleset, events, values)) == expected
+
+
+def _whole(outcomes: Outcomes) -> list[Outcome]:
+    """Each row's whole outcome, checked against the columns the batch gives at once."""
+    rows = list(outcomes)
+    assert outcomes.action == [o.action for o in rows]
+    assert outcomes.score == [o.score for o in rows]
+    assert outcomes.codes == [[h.code for h in o.fired] for o in rows]
+    assert outcomes[-1] == rows[-1]
+    assert outcomes[1:3] == rows[1:3]
+    return rows

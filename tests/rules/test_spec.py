@@ -26,6 +26,7 @@ def test_rules_public_api() -> None:
         "Membership",
         "Op",
         "Outcome",
+        "Outcomes",
         "Rule",
         "RuleSet",
         "Threshold",

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskline.decisions.engine import Fallback, Policy, Reason, reason_json, rule_reason
-from riskline.rules import FieldValue, Outcome
+from riskline.rules import FieldValue, Outcome, Outcomes
 
 ReasonJson = list[dict[str, FieldValue]]
 _VERDICTS = np.array(["approve", "review", "decline"], dtype=object)
 _NONE: ReasonJson = []  # shared by every row without reasons: never changed
-_NO_RULES: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class Decided:
             if fallback[i] is None:
                 why[i] = [reason_json(r) for r in given]
 
-    def rule(self, outcomes: Sequence[Outcome], rows: Mapping[int, Fallback]) -> None:
+    def rule(self, outcomes: Outcomes, rows: Mapping[int, Fallback]) -> None:
         """Let the rules decide row ``i``, flagged ``rows[i]``: with the rules' score too,
         unless the model's is only unsure (``low_confidence``)."""
         for i, reason in rows.items():
@@ -64,7 +63,7 @@ class Decided:
 
 
 def decide_columns(
-    outcomes: Sequence[Outcome],
+    outcomes: Outcomes,
     scores: Sequence[float] | Fallback,
     policy: Policy,
     *,
@@ -78,11 +77,10 @@ def decide_columns(
     score falls in ``policy.low_confidence``. ``reasons`` and ``failed`` can also come later
     (``Decided.explain``, ``Decided.rule``): a batch is decided while its flagged rows are
     being explained."""
-    rule_score = [o.score for o in outcomes]
-    fired = [[h.code for h in o.fired] if o.fired else _NO_RULES for o in outcomes]
+    rule_score, fired = outcomes.score, outcomes.codes
     n = len(outcomes)
     if isinstance(scores, str):
-        decided = Decided([o.action for o in outcomes], list(rule_score), rule_score, [], [], fired)
+        decided = Decided(list(outcomes.action), list(rule_score), rule_score, [], [], fired)
         decided.fallback.extend([scores] * n)
         decided.reasons.extend(_rule_reasons(o) for o in outcomes)
         return decided

@@ -1,6 +1,6 @@
 """Rules: pure, declarative conditions over features and event fields; the fallback policy."""
 
-from riskline.rules.batch import evaluate_many
+from riskline.rules.batch import Outcomes, evaluate_many
 from riskline.rules.frame import evaluate_frame, score_frame
 from riskline.rules.outcome import FieldValue, Hit, Outcome, Verdict, evaluate
 from riskline.rules.spec import (
@@ -25,6 +25,7 @@ __all__ = [
     "Membership",
     "Op",
     "Outcome",
+    "Outcomes",
     "Rule",
     "RuleSet",
     "Threshold",

@@ -2,14 +2,16 @@
 
 Same outcomes as ``evaluate`` event by event (a test pins them together). A condition on a
 feature of ``FeatureRows`` is one comparison over its float64 column; any other condition
-(an event field, or plain mappings) checks each value as ``evaluate`` does. Events that fire
-nothing share one ``Outcome``; those that fire the same rules share their verdict and score.
+(an event field, or plain mappings) checks each value as ``evaluate`` does. The outcomes come
+back as columns (``Outcomes``): rows that fire the same rules share their action, score and
+codes, and a row's hits, with the values the rules read, are made only for the rows that ask
+(those the rules decide).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import cast
+from typing import cast, overload
 
 import numpy as np
 
@@ -32,50 +34,102 @@ _WORD = (1 << 64) - 1  # a word read unsigned (rule 63 makes its int64 negative)
 _EXACT = 2.0**53  # float64 holds every integer up to here: past it, compare value by value
 
 
+class Outcomes(Sequence[Outcome]):
+    """A batch's outcomes as columns: each row's ``action``, ``score`` and the ``codes`` of the
+    rules it fired, at once; a row's whole ``Outcome`` (its hits, with the values the rules
+    read) is made when it is asked for, as only the rows the rules decide need it."""
+
+    def __init__(
+        self,
+        action: list[Verdict],
+        score: list[float],
+        codes: list[list[str]],
+        outcome: Callable[[int], Outcome],
+    ) -> None:
+        self.action, self.score, self.codes = action, score, codes
+        self._outcome = outcome
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome]) -> Outcomes:
+        """Outcomes already made, row by row."""
+        return cls(
+            [o.action for o in outcomes],
+            [o.score for o in outcomes],
+            [[h.code for h in o.fired] for o in outcomes],
+            outcomes.__getitem__,
+        )
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    @overload
+    def __getitem__(self, i: int) -> Outcome: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Outcome]: ...
+    def __getitem__(self, i: int | slice) -> Outcome | list[Outcome]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"outcome {i} of {len(self)}")
+        return self._outcome(i % len(self))
+
+
 def evaluate_many(
     ruleset: RuleSet,
     events: Sequence[PaymentAttempt],
     features: Sequence[Mapping[str, FieldValue]],
-) -> list[Outcome]:
+) -> Outcomes:
     """``evaluate`` of each event with its features, in one pass per condition (below
-    ``_COLUMNAR_FROM`` events, one by one: a pass costs ~10 us however short the batch)."""
+    ``_COLUMNAR_FROM`` events, one by one: a pass costs ~10 us however short the batch).
+    Rows that fired the same rules share their action, score and codes."""
     n = len(events)
     if n < _COLUMNAR_FROM:
-        return [evaluate(ruleset, e, f) for e, f in zip(events, features, strict=True)]
+        return Outcomes.of([evaluate(ruleset, e, f) for e, f in zip(events, features, strict=True)])
     compiled = _compiled(ruleset)
-    masks: list[np.ndarray] = []
-    for rule, checks, _ in compiled:
+    # bit k % 64 of word k // 64: rule k fired (one int64 held only 64 rules)
+    words = np.zeros((n, max(1, (len(compiled) + 63) >> 6)), np.int64)
+    for k, (rule, checks, _) in enumerate(compiled):
         fires = np.ones(n, np.bool_)
         for condition, (name, check) in zip(rule.when, checks, strict=True):
             fires &= _holds(condition, name, check, events, features)
-        masks.append(fires)
-    quiet = Outcome("approve", (), 0.0, ruleset.version)
-    outcomes = [quiet] * n
-    # bit k % 64 of word k // 64: rule k fired (one int64 held only 64 rules)
-    words = [np.zeros(n, np.int64) for _ in range(0, len(masks), 64)]
-    for k, fires in enumerate(masks):
-        words[k >> 6] |= fires.astype(np.int64) << (k & 63)
-    if not words:
-        return outcomes
-    fired_at = np.flatnonzero(words[0] if len(words) == 1 else np.bitwise_or.reduce(words))
-    keys = zip(*(word[fired_at].tolist() for word in words), strict=True)
+        words[:, k >> 6] |= fires.astype(np.int64) << (k & 63)
+    keys, shape_at = np.unique(words, axis=0, return_inverse=True)
+    shape_at = shape_at.reshape(-1)
     rules = [(rule, fields) for rule, _, fields in compiled]
-    shapes: dict[tuple[int, ...], tuple[list[tuple[Rule, tuple[str, ...]]], Verdict, float]] = {}
-    for i, key in zip(fired_at.tolist(), keys, strict=True):
-        shape = shapes.get(key)
-        if shape is None:
-            bits = sum((word & _WORD) << (64 * j) for j, word in enumerate(key))
-            which = [r for k, r in enumerate(rules) if bits >> k & 1]
-            decline = any(rule.action == "decline" for rule, _ in which)
-            severity = max(rule.severity for rule, _ in which)
-            shape = shapes[key] = (which, "decline" if decline else "review", severity)
+    shapes = [_shape(rules, key) for key in keys.tolist()]
+    column = np.empty(len(shapes), object)
+    column[:] = [codes for _, _, _, codes in shapes]
+    codes: list[list[str]] = column[shape_at].tolist()
+    actions = np.array([verdict for _, verdict, _, _ in shapes], object)
+    severities = np.array([severity for _, _, severity, _ in shapes], np.float64)
+    at: list[int] = shape_at.tolist()
+    version = ruleset.version
+
+    def outcome(i: int) -> Outcome:
+        which, verdict, severity, _ = shapes[at[i]]
         event, values = events[i], features[i]
         hits = tuple(
             Hit(r.code, r.text, r.action, r.severity, {f: lookup(event, values, f) for f in fields})
-            for r, fields in shape[0]
+            for r, fields in which
         )
-        outcomes[i] = Outcome(shape[1], hits, shape[2], ruleset.version)
-    return outcomes
+        return Outcome(verdict, hits, severity, version)
+
+    return Outcomes(actions[shape_at].tolist(), severities[shape_at].tolist(), codes, outcome)
+
+
+_Shape = tuple[list[tuple[Rule, tuple[str, ...]]], Verdict, float, list[str]]
+
+
+def _shape(rules: list[tuple[Rule, tuple[str, ...]]], key: list[int]) -> _Shape:
+    """The rules that fired in a row whose words are ``key``: them, the action, the score
+    and their codes (the quiet row: none, approve, 0.0)."""
+    bits = sum((word & _WORD) << (64 * j) for j, word in enumerate(key))
+    which = [r for k, r in enumerate(rules) if bits >> k & 1]
+    verdict: Verdict = "approve"
+    if which:
+        verdict = "decline" if any(rule.action == "decline" for rule, _ in which) else "review"
+    severity = max((rule.severity for rule, _ in which), default=0.0)
+    return which, verdict, severity, [rule.code for rule, _ in which]
 
 
 def _holds(

@@ -29,7 +29,7 @@ from riskline.errors import DuplicateDecisionError, InvalidRequestError, Unknown
 from riskline.events import PaymentAttempt
 from riskline.features import EmbeddedStore, FeatureRows, OnlineEngine
 from riskline.fraud import fraud_rules
-from riskline.rules import Outcome, RuleSet, evaluate_many
+from riskline.rules import Outcomes, RuleSet, evaluate_many
 from riskline.serving.answers import (
     Answer,
     answer,
@@ -470,7 +470,7 @@ class _Context:
 
 
 async def _decided(
-    outcomes: list[Outcome],
+    outcomes: Outcomes,
     scoring: asyncio.Future[list[float] | Fallback] | None,
     model: asyncio.Future[list[Scored] | Fallback] | None,
     policy: Policy,
