@@ -43,7 +43,7 @@ from riskline.decisions.columns import decide_columns
 from riskline.models import Model
 from riskline.rules import evaluate_many
 from riskline.serving import ServeSettings, hash_key
-from riskline.serving.answers import new_id, request_columns
+from riskline.serving.answers import new_ids, request_columns
 from riskline.serving.app import create_app, quiet_gc
 from riskline.serving.fastpath import HANDLERS
 from riskline.serving.schemas import BatchRequest
@@ -110,7 +110,7 @@ def by_step(service: Service, raws: list[bytes]) -> dict[str, list[float]]:
         with lap("decide as columns"):
             decided = decide_columns(outcomes, scores, policy)
             columns.update(decided.columns())
-            ids = [new_id() for _ in events]
+            ids = new_ids(len(events))
             txids = [e.transaction_id for e in events]
             shared = {"model_version": champion.version, "latency_ms": 1.0}
             batch = DecisionBatch("fraud", datetime.now(UTC), ids, txids, shared, columns)

@@ -3,6 +3,7 @@ idempotent decision by decision."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from datetime import timedelta
@@ -11,7 +12,8 @@ import numpy as np
 import orjson
 import pytest
 
-from riskline.decisions import DecisionBatch, StoredDecision
+from riskline.decisions import DecisionBatch, EncodedColumn, StoredDecision
+from riskline.decisions._batches import encode_batch
 from riskline.errors import DuplicateDecisionError, InvalidDecisionError
 from tests.decisions.conftest import Opener
 from tests.decisions.samples import START_AT, sample_record
@@ -76,6 +78,25 @@ def test_a_batch_reads_back_decision_by_decision(open_log: Opener) -> None:
     report = log.verify()
     assert (report.ok, report.checked, report.head_seq) == (True, 52, 52)
     assert report.head_hash == read[-1].hash
+
+
+def test_columns_encoded_ahead_are_logged_as_the_same_bytes(open_log: Opener) -> None:
+    """A column encoded before its batch (``EncodedColumn``) is stored and hashed as the
+    same bytes as the column given as it is, and reads back the same."""
+    plain = sample_batch(20)
+    ahead = dataclasses.replace(
+        plain,
+        columns={
+            name: EncodedColumn(column) if name in ("features", "score") else column  # type: ignore[arg-type]
+            for name, column in plain.columns.items()
+        },
+    )
+    assert encode_batch(ahead)[0][4] == encode_batch(plain)[0][4]  # the columns record
+    log = open_log()
+    log.submit_batch(ahead).result()
+    assert [r.body for r in log.read()] == [expected_body(plain, i) for i in range(20)]
+    with pytest.raises(InvalidDecisionError, match="not JSON-able"):
+        EncodedColumn([object()])
 
 
 def test_reads_by_kind_and_period_expand_members(open_log: Opener) -> None:
@@ -190,6 +211,8 @@ def test_batches_survive_a_restart(open_durable_log: Opener) -> None:
         ({"transaction_ids": ["t0"]}, "transaction_ids has 1 ids for 2"),
         ({"columns": {"score": [0.1]}}, "column 'score' has 1 values for 2"),
         ({"columns": {"f": {"a": [1, 2], "b": [1]}}}, "column 'f.b' has 1 values"),
+        ({"columns": {"f": EncodedColumn({"a": [1, 2, 3]})}}, "column 'f.a' has 3 values"),
+        ({"columns": {"score": EncodedColumn([0.1])}}, "column 'score' has 1 values for 2"),
         ({"shared": {"score": 1}, "columns": {"score": [1, 2]}}, "both name ['score']"),
         ({"shared": {"$batch": 1}}, "'$batch' is reserved"),
         ({"kind": "fraud$batch"}, "kind must not contain '$batch'"),

@@ -31,6 +31,7 @@ def test_decisions_public_api() -> None:
         "DecisionBatch",
         "DecisionLog",
         "DecisionRecord",
+        "EncodedColumn",
         "Fallback",
         "Flip",
         "InMemoryDecisionLog",

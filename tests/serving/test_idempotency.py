@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from riskline.decisions import open_decision_log
-from riskline.serving.answers import new_id
+from riskline.serving.answers import new_id, new_ids
 from tests.serving.conftest import SCORER, attempt, serve
 
 
@@ -67,9 +67,11 @@ def test_two_apps_on_one_log_answer_with_the_stored_decision(home: Path) -> None
 
 
 def test_decision_ids_are_unique_and_sort_by_creation_time() -> None:
-    first = [new_id() for _ in range(2_000)]
+    first = [new_id() for _ in range(2_000)] + new_ids(2_000)
     time.sleep(0.002)  # a later millisecond
-    later = new_id()
+    later, batch = new_id(), new_ids(3)
     assert len(set(first)) == len(first)
-    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first + batch)
     assert later > max(first)
+    assert min(batch) > max(first)
+    assert new_ids(0) == []

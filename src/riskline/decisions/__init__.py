@@ -7,6 +7,7 @@ from riskline.decisions._records import (
     BreakReason,
     DecisionBatch,
     DecisionRecord,
+    EncodedColumn,
     StoredDecision,
     VerifyReport,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DecisionBatch",
     "DecisionLog",
     "DecisionRecord",
+    "EncodedColumn",
     "Fallback",
     "Flip",
     "InMemoryDecisionLog",

@@ -24,16 +24,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import orjson
 
 from riskline.decisions._chain import Encoded, Row, to_stored, utc_text
-from riskline.decisions._records import BATCH_MARK, DecisionBatch, StoredDecision
+from riskline.decisions._records import (
+    BATCH_MARK,
+    COLUMN_OPTIONS,
+    DecisionBatch,
+    StoredDecision,
+    column_default,
+)
 from riskline.errors import DecisionLogUnavailableError, InvalidDecisionError
 
 _ROW = "$row"
 _POINTER = b'{"' + BATCH_MARK.encode() + b'":'
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _KEEP = 8  # columns records kept parsed: the batches a read or a few labels are in
 
 
@@ -50,7 +54,7 @@ def encode_batch(batch: DecisionBatch) -> list[Encoded]:
         "transaction_ids": batch.transaction_ids,
     }
     try:
-        raw = orjson.dumps(content, default=_contiguous, option=_OPTIONS)
+        raw = orjson.dumps(content, default=column_default, option=COLUMN_OPTIONS)
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise InvalidDecisionError(
             f"a batch of {len(batch)} {batch.kind!r} decisions is not JSON-able: {exc}. "
@@ -67,13 +71,6 @@ def encode_batch(batch: DecisionBatch) -> list[Encoded]:
         )
     ]
     return records
-
-
-def _contiguous(value: object) -> object:
-    """A column sliced out of a matrix, as an array ``orjson`` reads (C order)."""
-    if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
-        return np.ascontiguousarray(value)
-    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def is_columns(row: Row) -> bool:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+import orjson
+
 from riskline.errors import InvalidDecisionError
 
 BATCH_MARK = "$batch"
@@ -21,6 +24,46 @@ BreakReason = Literal["hash_mismatch", "prev_hash_mismatch", "seq_gap", "outside
 """Why ``verify`` stopped; ``outside_chain``: a row below seq 1, where the chain starts, which
 no walk of the chain reads but ``get`` and ``find`` return (a table made before its
 ``CHECK (seq >= 1)``, written around the log)."""
+
+
+COLUMN_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+"""How a batch's columns are encoded: canonical JSON (sorted keys), numpy arrays as lists."""
+
+
+class EncodedColumn:
+    """A column of a ``DecisionBatch`` encoded now, before its batch is made: the batch's
+    large columns (requests, features) are encoded while the caller waits anyway (for the
+    model), and logging the batch only copies their bytes. Raises ``InvalidDecisionError``
+    if the column is not JSON-able or its parts differ in length."""
+
+    __slots__ = ("json", "sizes")
+
+    def __init__(self, column: Sequence[object] | Mapping[str, Sequence[object]]) -> None:
+        self.sizes = column_sizes(column)
+        try:
+            raw = orjson.dumps(column, default=column_default, option=COLUMN_OPTIONS)
+        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+            raise InvalidDecisionError(f"a column is not JSON-able: {exc}.") from exc
+        self.json = orjson.Fragment(raw)
+
+
+def column_sizes(column: object) -> list[tuple[str | None, int]]:
+    """How many values each part of a column holds (a sequence: one part, named None)."""
+    if isinstance(column, EncodedColumn):
+        return column.sizes
+    if isinstance(column, Mapping):
+        return [(part, len(values)) for part, values in column.items()]
+    return [(None, len(column))]  # type: ignore[arg-type]
+
+
+def column_default(value: object) -> object:
+    """``orjson``'s ``default`` for columns: an ``EncodedColumn``'s JSON as it is, and a
+    column sliced out of a matrix as an array orjson reads (C order)."""
+    if isinstance(value, EncodedColumn):
+        return value.json
+    if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+        return np.ascontiguousarray(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +112,8 @@ class DecisionBatch:
     ``DecisionRecord``: the idempotency key is unique per kind, and a duplicate is refused
     decision by decision) and the body ``shared`` updated with ``columns``: each column is a
     sequence holding one value per decision (a list, or a one-dimensional numpy array), or a
-    mapping of such sequences, which becomes a nested mapping. With ``shared={"model": "m1"}``
+    mapping of such sequences, which becomes a nested mapping, or either encoded ahead
+    (``EncodedColumn``). With ``shared={"model": "m1"}``
     and ``columns={"score": [0.1, 0.9], "features": {"amount": [5, 7]}}``, decision 1 reads
     back as ``{"model": "m1", "score": 0.9, "features": {"amount": 7}}``.
 
@@ -103,9 +147,7 @@ class DecisionBatch:
         ):
             _check_ids(name, ids)
         for name, column in self.columns.items():
-            parts = column.items() if isinstance(column, Mapping) else [(None, column)]
-            for part, values in parts:
-                size = len(values)  # type: ignore[arg-type]
+            for part, size in column_sizes(column):
                 if size != n:
                     where = name if part is None else f"{name}.{part}"
                     raise InvalidDecisionError(

@@ -17,6 +17,7 @@ from riskline.decisions import (
     DecisionBatch,
     DecisionLog,
     DecisionRecord,
+    EncodedColumn,
     Fallback,
     Policy,
     Scored,
@@ -38,6 +39,7 @@ from riskline.serving.answers import (
     event_from_json,
     label_answer,
     new_id,
+    new_ids,
     request_columns,
     request_json,
 )
@@ -201,11 +203,11 @@ class Service:
             scoring, model = runner.start_batch(observed, explain_at, policy.top_reasons, left)
         rows: Sequence[Row] = observed if observed is not None else [{}] * len(events)
         outcomes = evaluate_many(self.rules, events, rows)
-        columns: dict[str, object] = {
-            "request": request_columns(events),
-            "features": observed.by_name() if observed is not None else {},
+        columns: dict[str, object] = {  # encoded while the model scores
+            "request": EncodedColumn(request_columns(events)),
+            "features": EncodedColumn(observed.by_name() if observed is not None else {}),
         }
-        ids = [new_id() for _ in events]
+        ids = new_ids(len(events))
         txids = [e.transaction_id for e in events]
         decided = await _decided(outcomes, scoring, model, policy, explain_at)
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
