@@ -110,6 +110,9 @@ def test_batch_scores_many_and_rejects_oversized_and_repeated(home: Path) -> Non
             assert [d["duplicate"] for d in again.json()["decisions"]] == [True, False]
             assert again.json()["decisions"][0]["decision_id"] == decisions[1]["decision_id"]
             assert ok.json()["server_ms"] > 0
+            fresh = [*decisions, again.json()["decisions"][1]]  # answered once committed
+            assert all(0 < d["latency_ms"] <= ok.json()["server_ms"] for d in decisions)
+            assert all(d["duplicate"] is False and d["latency_ms"] > 0 for d in fresh)
 
     asyncio.run(main())
 

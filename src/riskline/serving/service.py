@@ -219,31 +219,31 @@ class Service:
         }
         columns.update(decided.columns())
         batch = DecisionBatch(self.settings.kind, self._clock(), ids, txids, shared, columns)
-        committed = await watch(asyncio.get_running_loop(), self.log.submit_batch(batch))
+        submitted = self.log.submit_batch(batch)
+        versions = champion.version, self.rules.version
+        answers = [  # made while the log commits; their latency is set once it has
+            answer(decision_id, txid, action, score, reasons, *versions, fallback, 0.0)
+            for decision_id, txid, action, score, reasons, fallback in zip(
+                ids,
+                txids,
+                decided.action,
+                decided.score,
+                decided.reasons,
+                decided.fallback,
+                strict=True,
+            )
+        ]
+        committed = await watch(asyncio.get_running_loop(), submitted)
         took = _since(started)
         answered_ms = round(took / timedelta(milliseconds=1), 3)
-        answers: list[Answer] = []
         made: list[tuple[str, str | None]] = []
         for i, outcome in enumerate(committed):
             if isinstance(outcome, DuplicateDecisionError):
                 self.metrics.duplicates.inc()
-                answers.append(answer_from_record(outcome.existing, duplicate=True))  # type: ignore[arg-type]
+                answers[i] = answer_from_record(outcome.existing, duplicate=True)  # type: ignore[arg-type]
                 continue
-            action, fallback = decided.action[i], decided.fallback[i]
-            made.append((action, fallback))
-            answers.append(
-                answer(
-                    ids[i],
-                    txids[i],
-                    action,
-                    decided.score[i],
-                    decided.reasons[i],
-                    champion.version,
-                    self.rules.version,
-                    fallback,
-                    answered_ms,
-                )
-            )
+            answers[i]["latency_ms"] = answered_ms
+            made.append((decided.action[i], decided.fallback[i]))
         self.metrics.decided(made, took.total_seconds(), batch=True)
         if champion.shadow is not None and observed is not None:
             self._spawn(self._shadow(champion, list(zip(ids, txids, strict=True)), observed))
