@@ -193,6 +193,33 @@ def test_a_retried_batch_gets_every_decision_back_whole(open_log: Opener) -> Non
     assert log.verify().ok
 
 
+def test_a_large_group_with_duplicates_tells_each_record_apart(open_log: Opener) -> None:
+    """Past one lookup query (500 records) and across kinds, each record of a group that
+    meets logged ones is kept, or refused as the duplicate of its (kind, transaction_id) or
+    of its decision_id, with the decision kept."""
+    log = open_log()
+
+    def kind(n: int) -> str:
+        return "fraud" if n % 2 else "credit"
+
+    logged = [sample_record(n, kind=kind(n)) for n in range(0, 1_200, 3)]
+    seqs = dict(zip((r.decision_id for r in logged), log.append_many(logged), strict=True))
+    group = [
+        sample_record(n, kind=kind(n), transaction_id=f"other-{n}" if n % 4 == 0 else None)
+        for n in range(1_200)
+    ]  # n % 3: new; else a logged decision_id (n % 4 == 0) or transaction
+    outcomes = log.submit_many(group).result()
+    for n, outcome in enumerate(outcomes):
+        if n % 3:
+            assert isinstance(outcome, int), n
+            continue
+        assert isinstance(outcome, DuplicateDecisionError), n
+        assert outcome.existing.seq == seqs[f"d{n}"]  # type: ignore[attr-defined]
+        key = f"decision_id 'd{n}'" if n % 4 == 0 else f"transaction_id 't{n}'"
+        assert f"for {'' if n % 4 == 0 else f'kind {kind(n)!r} and '}{key}" in str(outcome)
+    assert log.verify().ok
+
+
 def test_batches_survive_a_restart(open_durable_log: Opener) -> None:
     log = open_durable_log()
     batch = sample_batch(10)

@@ -109,8 +109,25 @@ class Expander:
         if member is None:
             return to_stored(row)
         batch_id, i = member
-        columns_row, content = self._content(batch_id)
         seq, decision_id, transaction_id, kind, at, _, prev_hash, hashed = row
+        body = self._body(batch_id, i, seq, decision_id, transaction_id, kind)
+        return StoredDecision(
+            seq,
+            decision_id,
+            transaction_id,
+            kind,
+            datetime.fromisoformat(at),
+            body,
+            prev_hash.hex(),
+            hashed.hex(),
+        )
+
+    def _body(
+        self, batch_id: str, i: int, seq: int, decision_id: str, transaction_id: str, kind: str
+    ) -> dict[str, object]:
+        """The body of the decision at row ``i`` of batch ``batch_id``, once its columns
+        record is found to hold that decision there."""
+        columns_row, content = self._content(batch_id)
         ids, txids = content["decision_ids"], content["transaction_ids"]
         if (
             columns_row[3] != kind + BATCH_MARK
@@ -122,16 +139,7 @@ class Expander:
                 f"decision {decision_id!r} (seq {seq}) points at row {i} of batch "
                 f"{batch_id!r}, which does not hold it: the log was written around riskline."
             )
-        return StoredDecision(
-            seq,
-            decision_id,
-            transaction_id,
-            kind,
-            datetime.fromisoformat(at),
-            body_of(content, i),
-            prev_hash.hex(),
-            hashed.hex(),
-        )
+        return body_of(content, i)
 
     def decisions(self, rows: Iterable[Row]) -> Iterator[StoredDecision]:
         """The decisions among ``rows`` (in order), members whole; columns records, which
@@ -144,12 +152,16 @@ class Expander:
 
     def expand_duplicate(self, existing: object) -> object:
         """A duplicate's ``existing`` decision, whole if it is a member (the writer builds
-        it from the raw row, whose body only points at its batch)."""
-        if isinstance(existing, StoredDecision) and BATCH_MARK in existing.body:
-            found = self._fetch(existing.decision_id)
-            if found is not None:
-                return self.expand(found)
-        return existing
+        it from the raw row, whose body only points at its batch): its batch's columns are
+        read once for all its members."""
+        if not isinstance(existing, StoredDecision) or BATCH_MARK not in existing.body:
+            return existing
+        e, pointer = existing, existing.body
+        at = str(pointer[BATCH_MARK]), int(pointer[_ROW])  # type: ignore[call-overload]
+        body = self._body(*at, e.seq, e.decision_id, e.transaction_id, e.kind)
+        return StoredDecision(
+            e.seq, e.decision_id, e.transaction_id, e.kind, e.decided_at, body, e.prev_hash, e.hash
+        )
 
     def _content(self, batch_id: str) -> tuple[Row, dict[str, Any]]:
         with self._lock:

@@ -51,7 +51,12 @@ class Writer(Protocol):
         ...
 
     def insert(self, rows: Sequence[Row]) -> None: ...
-    def lookup(self, record: Encoded) -> Row | None: ...
+
+    def lookup_many(self, records: Sequence[Encoded]) -> list[Row | None]:
+        """Each record's stored row, by its ``(kind, transaction_id)`` or ``decision_id``
+        (``matching``), in a few queries whatever the number of records."""
+        ...
+
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
 
@@ -193,7 +198,8 @@ class GroupCommitLog(ReadLog):
                 writer.rollback()
                 writer.begin()
                 tail = writer.tail() or (0, GENESIS)
-                known = {i: r for i, e in enumerate(batch) if (r := writer.lookup(e)) is not None}
+                found = writer.lookup_many(batch)
+                known = {i: row for i, row in enumerate(found) if row is not None}
                 rows, outcomes = plan(batch, *tail, known)
                 writer.insert(rows)
             writer.commit()
@@ -203,6 +209,25 @@ class GroupCommitLog(ReadLog):
             raise
         self._tail = (rows[-1][0], rows[-1][7]) if rows else tail
         return outcomes
+
+
+def matching(records: Sequence[Encoded], rows: Iterable[Row]) -> list[Row | None]:
+    """For each record, the row among ``rows`` holding its ``(kind, transaction_id)``, else
+    the one holding its ``decision_id``, else None."""
+    by_key: dict[tuple[str, str], Row] = {}
+    by_id: dict[str, Row] = {}
+    for row in rows:
+        by_key[row[3], row[2]] = by_id[row[1]] = row
+    return [by_key.get((r[2], r[1])) or by_id.get(r[0]) for r in records]
+
+
+def by_kind(records: Sequence[Encoded]) -> dict[str, list[str]]:
+    """The records' transaction ids, by kind (lookups by the unique ``(kind,
+    transaction_id)``)."""
+    kinds: dict[str, list[str]] = {}
+    for record in records:
+        kinds.setdefault(record[2], []).append(record[1])
+    return kinds
 
 
 def seqs_or_raise(outcomes: list[Outcome]) -> list[int]:

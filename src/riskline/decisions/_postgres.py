@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from riskline.decisions._chain import Encoded, Row
-from riskline.decisions._grouplog import ConflictError, GroupCommitLog
+from riskline.decisions._grouplog import ConflictError, GroupCommitLog, by_kind, matching
 from riskline.decisions._pool import Pool
 from riskline.decisions._readlog import ReadOnlyLog
 from riskline.decisions._window import Window, within
@@ -114,9 +114,11 @@ class _PgWriter:
         self._lock = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table)
         self._tail = sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(table)
         self._copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, _COLUMNS)
-        self._lookup = sql.SQL(
-            "SELECT {} FROM {} WHERE decision_id = %s OR (kind = %s AND transaction_id = %s)"
-            " LIMIT 1"
+        self._by_ids = sql.SQL("SELECT {} FROM {} WHERE decision_id = ANY(%s)").format(
+            _COLUMNS, table
+        )
+        self._by_keys = sql.SQL(
+            "SELECT {} FROM {} WHERE kind = %s AND transaction_id = ANY(%s)"
         ).format(_COLUMNS, table)
 
     def begin(self) -> None:
@@ -150,10 +152,12 @@ class _PgWriter:
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(str(exc)) from exc
 
-    def lookup(self, record: Encoded) -> Row | None:
-        decision_id, transaction_id, kind = record[:3]
-        cur = self._conn.execute(self._lookup, (decision_id, kind, transaction_id), binary=True)
-        return cast(Row | None, cur.fetchone())
+    def lookup_many(self, records: Sequence[Encoded]) -> list[Row | None]:
+        ids = [r[0] for r in records]
+        found = self._conn.execute(self._by_ids, (ids,), binary=True).fetchall()
+        for kind, txids in by_kind(records).items():
+            found += self._conn.execute(self._by_keys, (kind, txids), binary=True).fetchall()
+        return matching(records, cast(list[Row], found))
 
     def commit(self) -> None:
         self._conn.commit()
