@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from riskline.errors import InvalidFeatureError, StoreUnavailableError
-from riskline.events import PaymentAttempt, PaymentsSpec, generate_payments
+from riskline.events import PaymentAttempt, PaymentAttempts, PaymentsSpec, generate_payments
 from riskline.features import (
     CARD,
     EmbeddedStore,
@@ -166,6 +166,7 @@ def test_the_smallest_feature_sets_agree_online_and_offline(features: tuple[Feat
 
 
 def test_a_batch_is_observed_exactly_as_its_events_one_by_one(tmp_path: Path) -> None:
+    """In batches of events or of columns (``PaymentAttempts``), as one by one."""
     events = list(attempts(_events()))
     events[100:100] = events[40:60]  # retries of seen ids: scored, never counted twice
     one_by_one = OnlineEngine(FRAUD_FEATURES, EmbeddedStore().open())
@@ -175,8 +176,10 @@ def test_a_batch_is_observed_exactly_as_its_events_one_by_one(tmp_path: Path) ->
     batched = OnlineEngine(FRAUD_FEATURES, store)
     got: list[FeatureVector] = []
     sizes = iter([1, 7, 500, 64, 2_000] * 100)  # the arenas grow inside some batches
+    columns = iter([False, True] * 300)  # half the batches as columns, as the API's are
     while len(got) < len(events):
-        rows = batched.observe_many(events[len(got) : len(got) + next(sizes)])
+        part = events[len(got) : len(got) + next(sizes)]
+        rows = batched.observe_many(PaymentAttempts.of(part) if next(columns) else part)
         assert np.array_equal(rows.matrix, FeatureRows.of(rows.names, rows.vectors).matrix, True)
         got += rows.vectors
     assert [(v.values, v.counted, v.eff_us) for v in got] == [

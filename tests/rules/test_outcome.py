@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 from riskline.errors import UnknownFeatureError
-from riskline.events import PaymentAttempt
+from riskline.events import PaymentAttempt, PaymentAttempts
 from riskline.features import FeatureRows, FeatureVector
 from riskline.rules import (
     FieldValue,
@@ -162,6 +162,8 @@ def test_a_batch_is_evaluated_exactly_as_row_by_row(
     as_rows = FeatureRows.of(("amount", "n", "new"), vectors)
     expected = [evaluate(WIDE, e, v) for e, v in zip(events, values, strict=True)]
     assert _whole(evaluate_many(WIDE, events, as_rows)) == expected  # over the matrix's columns
+    as_columns = PaymentAttempts.of(events)  # events as columns, as the API's batches are
+    assert _whole(evaluate_many(WIDE, as_columns, as_rows)) == expected
     assert _whole(evaluate_many(WIDE, events, values)) == expected  # over plain mappings
 
 

@@ -1,5 +1,6 @@
 """Typed event schemas and seeded synthetic generators."""
 
+from riskline.events._columns import PaymentAttempts, event_columns
 from riskline.events._schemas import (
     PAYMENT_COLUMNS,
     REQUIRED_COLUMNS,
@@ -16,8 +17,10 @@ __all__ = [
     "Column",
     "DriftSpec",
     "PaymentAttempt",
+    "PaymentAttempts",
     "PaymentsSpec",
     "conform",
+    "event_columns",
     "generate_payments",
     "tokenize_pan",
 ]

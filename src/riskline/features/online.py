@@ -10,10 +10,11 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from typing import cast
 
 import numpy as np
 
-from riskline.events import PaymentAttempt
+from riskline.events import PaymentAttempt, event_columns
 from riskline.features._compute import (
     GroupFn,
     Value,
@@ -137,9 +138,10 @@ class OnlineEngine:
         names = self.fs.names
         if local is None or len(events) == 1:  # one event: the lighter per-event call
             return FeatureRows.of(names, [self.observe(e) for e in events])
-        raw = self._local_columns
+        ids, times, *raw = event_columns(events, ("transaction_id", "ts", *local.columns))
+        raws = zip(*raw, strict=True) if raw else [()] * len(events)
         admitted, windowed, windowed_values = local.observe_many(
-            [(e.transaction_id, to_us(e.ts), raw(e)) for e in events]
+            list(zip(ids, map(to_us, times), raws, strict=True))  # type: ignore[arg-type]
         )
         shape = (len(events), len(names))
         matrix = np.empty(shape, np.float64)
@@ -148,13 +150,12 @@ class OnlineEngine:
         objects[:, self._windowed_at] = windowed_values
         for _, j, agg, column, other in self._row_at:
             if agg == "value":
-                values: list[Value] = [getattr(e, column) for e in events]
+                values = cast(list[Value], event_columns(events, (column,))[0])
             else:
-                values = [_differs(getattr(e, column), getattr(e, other)) for e in events]
+                values = list(map(_differs, *event_columns(events, (column, other))))
             objects[:, j] = values
             matrix[:, j] = [np.nan if v is None else v for v in values]
-        ids = [e.transaction_id for e in events]
-        return FeatureRows.from_objects(names, objects, matrix, ids, admitted)
+        return FeatureRows.from_objects(names, objects, matrix, ids, admitted)  # type: ignore[arg-type]
 
     def _observe_local(self, local: LocalState, event: PaymentAttempt) -> FeatureVector:
         get = event.__getattribute__

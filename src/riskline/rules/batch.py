@@ -15,7 +15,7 @@ from typing import cast, overload
 
 import numpy as np
 
-from riskline.events import PaymentAttempt
+from riskline.events import PaymentAttempt, event_columns
 from riskline.features import FeatureRows
 from riskline.rules.outcome import (
     _OPS,
@@ -143,8 +143,8 @@ def _holds(
     rows = features if isinstance(features, FeatureRows) else None
     column = rows.column(name) if rows is not None else None
     if rows is not None and column is None:  # an event field: the rows are not read
-        fields: list[FieldValue] = [getattr(e, name, None) for e in events]
-        return np.fromiter((v is not None and check(v) for v in fields), np.bool_, len(fields))
+        fields = event_columns(events, (name,))[0]
+        return np.fromiter((v is not None and check(v) for v in fields), np.bool_, len(fields))  # type: ignore[arg-type]
     if column is not None:
         if isinstance(condition, Membership):  # features are numbers: never a member
             return np.zeros(len(column), np.bool_)

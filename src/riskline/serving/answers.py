@@ -12,7 +12,7 @@ from operator import attrgetter
 
 from riskline.decisions import Decision, StoredDecision
 from riskline.errors import InvalidRequestError
-from riskline.events import PaymentAttempt
+from riskline.events import PaymentAttempt, event_columns
 from riskline.rules import FieldValue
 
 Answer = dict[str, object]
@@ -51,8 +51,8 @@ def request_columns(events: Sequence[PaymentAttempt]) -> dict[str, list[object]]
     none of them left out; a field some of them set is None in the others)."""
     if not events:
         return {}
-    columns = zip(*map(_values, events), strict=True)
-    return {n: list(v) for n, v in zip(_FIELDS, columns, strict=True) if v.count(None) != len(v)}
+    columns = event_columns(events, _FIELDS)
+    return {n: v for n, v in zip(_FIELDS, columns, strict=True) if v.count(None) != len(v)}
 
 
 def event_from_json(data: object) -> PaymentAttempt:

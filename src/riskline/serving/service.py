@@ -27,7 +27,7 @@ from riskline.decisions import (
 from riskline.decisions.columns import Decided, decide_columns
 from riskline.decisions.engine import Row, watch
 from riskline.errors import DuplicateDecisionError, InvalidRequestError, UnknownDecisionError
-from riskline.events import PaymentAttempt
+from riskline.events import PaymentAttempt, PaymentAttempts
 from riskline.features import EmbeddedStore, FeatureRows, OnlineEngine
 from riskline.fraud import fraud_rules
 from riskline.rules import Outcomes, RuleSet, evaluate_many
@@ -45,7 +45,7 @@ from riskline.serving.answers import (
 )
 from riskline.serving.champion import Champion, Models
 from riskline.serving.metrics import Metrics
-from riskline.serving.schemas import LabelRequest, ScoreRequest
+from riskline.serving.schemas import LabelRequest, ScoreRequest, attempts_of
 from riskline.serving.settings import ServeSettings
 from riskline.serving.shadow import shadow_records
 
@@ -129,22 +129,19 @@ class Service:
         if requests and max(r.ts for r in requests) - now > self.settings.max_clock_skew:
             for i, r in enumerate(requests):  # name the first one
                 self._not_ahead(f"attempts[{i}].ts", r.ts, now)
-        events = []
-        for i, r in enumerate(requests):
-            try:
-                events.append(r.to_event(key))
-            except InvalidRequestError as exc:  # "card_number: why": name the attempt too
-                raise InvalidRequestError(f"attempts[{i}].{exc}") from None
-        seen: dict[str, int] = {}
-        for i, e in enumerate(events):
-            if e.transaction_id in seen:
-                raise InvalidRequestError(
-                    f"attempts[{i}].transaction_id: {e.transaction_id!r} repeats "
-                    f"attempts[{seen[e.transaction_id]}]; ids must be unique in a batch."
-                )
-            seen[e.transaction_id] = i
+        events = attempts_of(requests, key)
+        txids = events.transaction_ids
+        if len(set(txids)) != len(txids):
+            seen: dict[str, int] = {}
+            for i, txid in enumerate(txids):
+                if txid in seen:
+                    raise InvalidRequestError(
+                        f"attempts[{i}].transaction_id: {txid!r} repeats "
+                        f"attempts[{seen[txid]}]; ids must be unique in a batch."
+                    )
+                seen[txid] = i
         answers = await self._decide_batch(events, started)
-        _free_later(requests, events, seen)
+        _free_later(requests, events)
         return answers
 
     def _not_ahead(self, field: str, at: datetime, now: datetime) -> None:
@@ -185,7 +182,7 @@ class Service:
             self._spawn(self._shadow(champion, pairs, rows))
         return answers
 
-    async def _decide_batch(self, events: list[PaymentAttempt], started: float) -> list[Answer]:
+    async def _decide_batch(self, events: PaymentAttempts, started: float) -> list[Answer]:
         """Decide a batch as columns (``decide_columns``) and log it as one ``DecisionBatch``:
         no ``Decision``, body or record per row (bench/batch.py). The model scores every row
         in one call and its worker goes on to explain the flagged rows while the rules run
@@ -208,7 +205,7 @@ class Service:
             "features": EncodedColumn(observed.by_name() if observed is not None else {}),
         }
         ids = new_ids(len(events))
-        txids = [e.transaction_id for e in events]
+        txids = events.transaction_ids
         decided = await _decided(outcomes, scoring, model, policy, explain_at)
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         shared = {
@@ -273,7 +270,7 @@ class Service:
         return answers
 
     async def _observe(
-        self, events: list[PaymentAttempt], started: float, budget: timedelta
+        self, events: Sequence[PaymentAttempt], started: float, budget: timedelta
     ) -> FeatureRows | None:
         """Features of ``events`` from the online store; None when it fails or is too slow.
 
