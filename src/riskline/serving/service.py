@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -206,7 +206,16 @@ class Service:
         }
         ids = new_ids(len(events))
         txids = events.transaction_ids
-        decided = await _decided(outcomes, scoring, model, policy, explain_at)
+        versions = champion.version, self.rules.version
+        answers: list[Answer] = []
+
+        def answer_all(decided: Decided) -> None:  # while the model explains flagged rows
+            answers[:] = _answers_of(decided, ids, txids, versions, range(len(ids)))
+
+        decided, changed = await _decided(outcomes, scoring, model, policy, explain_at, answer_all)
+        redone = _answers_of(decided, ids, txids, versions, changed)
+        for i, again in zip(changed, redone, strict=True):
+            answers[i] = again  # explained, or decided by the rules when it could not be
         latency_ms = round(_since(started) / timedelta(milliseconds=1), 3)
         shared = {
             "model_version": champion.version,
@@ -217,19 +226,6 @@ class Service:
         columns.update(decided.columns())
         batch = DecisionBatch(self.settings.kind, self._clock(), ids, txids, shared, columns)
         submitted = self.log.submit_batch(batch)
-        versions = champion.version, self.rules.version
-        answers = [  # made while the log commits; their latency is set once it has
-            answer(decision_id, txid, action, score, reasons, *versions, fallback, 0.0)
-            for decision_id, txid, action, score, reasons, fallback in zip(
-                ids,
-                txids,
-                decided.action,
-                decided.score,
-                decided.reasons,
-                decided.fallback,
-                strict=True,
-            )
-        ]
         committed = await watch(asyncio.get_running_loop(), submitted)
         took = _since(started)
         answered_ms = round(took / timedelta(milliseconds=1), 3)
@@ -474,24 +470,43 @@ async def _decided(
     model: asyncio.Future[list[Scored] | Fallback] | None,
     policy: Policy,
     explain_at: float,
-) -> Decided:
+    early: Callable[[Decided], None],
+) -> tuple[Decided, list[int]]:
     """A batch's decisions from the model's two answers (every score, then the flagged rows
-    explained): the rows are decided as soon as the scores arrive, while the model's worker
-    explains the flagged ones, whose reasons are added then; the rules decide, flagged,
-    where there is no score or no explanation."""
+    explained): the rows are decided as soon as the scores arrive and handed to ``early``
+    while the model's worker explains the flagged ones, whose reasons are added then (the
+    rules decide them, flagged, if they cannot be explained). Also the rows that changed
+    after ``early``."""
     if scoring is None or model is None:
-        return decide_columns(outcomes, "store_unavailable", policy)
+        decided = decide_columns(outcomes, "store_unavailable", policy)
+        early(decided)
+        return decided, []
     scores = await scoring
     if isinstance(scores, str):
-        return decide_columns(outcomes, scores, policy)
+        decided = decide_columns(outcomes, scores, policy)
+        early(decided)
+        return decided, []
     decided = decide_columns(outcomes, scores, policy)
+    early(decided)
     flagged = [i for i, s in enumerate(scores) if s >= explain_at]
     explained = await model
     if isinstance(explained, str):  # the explanation timed out or failed
         decided.rule(outcomes, dict.fromkeys(flagged, explained))
     else:
         decided.explain({i: e.reasons for i, e in zip(flagged, explained, strict=True)})
-    return decided
+    return decided, flagged
+
+
+def _answers_of(
+    decided: Decided,
+    ids: Sequence[str],
+    txids: Sequence[str],
+    versions: tuple[str | None, str],
+    rows: Iterable[int],
+) -> list[Answer]:
+    """The answers of a batch's ``rows`` (their latency is set once the log has them)."""
+    a, s, r, f = decided.action, decided.score, decided.reasons, decided.fallback
+    return [answer(ids[i], txids[i], a[i], s[i], r[i], *versions, f[i], 0.0) for i in rows]
 
 
 def _labelled(decision: Mapping[str, Any], is_fraud: bool, at: datetime) -> PaymentAttempt:
