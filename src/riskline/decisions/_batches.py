@@ -1,15 +1,13 @@
 """A ``DecisionBatch`` as log records, and its decisions read back whole.
 
-A batch of ``n`` decisions becomes ``n + 1`` chained records committed together: one *member
-record* per decision, with the decision's own ids and kind and the body ``{"$batch": id,
-"$row": i}``, then the batch's *columns record* (``kind`` + ``BATCH_MARK``, both ids a fresh
-batch id, the body ``{"columns", "decision_ids", "shared", "transaction_ids"}``). Every
-record is chained and verified as any other; the members carry the idempotency keys (the
-log's unique constraints refuse a duplicate decision by decision, batch or not), and the
-columns are encoded and hashed once for the whole batch, which a body per decision cost a
-thousand times (``bench/log_layout.py``). The members need nothing but the ids, so a log can
-write them while the batch is still being decided (``open_batch``). Logs written by earlier
-versions hold the columns record first; they read back the same.
+A batch of ``n`` decisions becomes ``n + 1`` chained records in one group commit: first the
+batch's *columns record* (``kind`` + ``BATCH_MARK``, both ids a fresh batch id, the body
+``{"columns", "decision_ids", "shared", "transaction_ids"}``), then one *member record* per
+decision with the decision's own ids and kind and the body ``{"$batch": id, "$row": i}``.
+Every record is chained and verified as any other; the members carry the idempotency keys
+(the log's unique constraints refuse a duplicate decision by decision, batch or not), and
+the columns are encoded and hashed once for the whole batch, which a body per decision cost
+a thousand times (``bench/log_layout.py``).
 
 Reads turn a member back into the decision as a caller sees it: ``expand`` reads the columns
 record (a few recent ones stay parsed), checks that it names this decision at this row, and
@@ -23,7 +21,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -37,46 +34,19 @@ from riskline.decisions._records import (
     StoredDecision,
     column_default,
 )
-from riskline.errors import (
-    DecisionLogUnavailableError,
-    DuplicateDecisionError,
-    InvalidDecisionError,
-)
+from riskline.errors import DecisionLogUnavailableError, InvalidDecisionError
 
 _ROW = "$row"
 _POINTER = b'{"' + BATCH_MARK.encode() + b'":'
 _KEEP = 8  # columns records kept parsed: the batches a read or a few labels are in
 
 
-def new_batch_id() -> str:
-    return uuid.uuid4().hex
-
-
 def encode_batch(batch: DecisionBatch) -> list[Encoded]:
-    """One member record per decision, then the columns record, all canonical JSON.
+    """The columns record, then one member record per decision, all canonical JSON.
 
     Raises ``InvalidDecisionError`` if a value is not JSON-able.
     """
-    batch_id = new_batch_id()
-    columns = encode_columns(batch_id, batch)
-    at = utc_text(batch.decided_at)
-    return [*encode_members(batch_id, batch.kind, at, batch), columns]
-
-
-def encode_members(batch_id: str, kind: str, at: str, batch: DecisionBatch) -> list[Encoded]:
-    """The member records of ``batch``'s decisions (``at``: its time as ``utc_text``)."""
-    head = _POINTER + orjson.dumps(batch_id) + b',"' + _ROW.encode() + b'":'
-    return [
-        (decision_id, transaction_id, kind, at, b"%b%d}" % (head, i))
-        for i, (decision_id, transaction_id) in enumerate(
-            zip(batch.decision_ids, batch.transaction_ids, strict=True)
-        )
-    ]
-
-
-def encode_columns(batch_id: str, batch: DecisionBatch) -> Encoded:
-    """The columns record of ``batch``; raises ``InvalidDecisionError`` if a value is not
-    JSON-able."""
+    batch_id = uuid.uuid4().hex
     content = {
         "columns": batch.columns,
         "decision_ids": batch.decision_ids,
@@ -91,36 +61,16 @@ def encode_columns(batch_id: str, batch: DecisionBatch) -> Encoded:
             "Allowed: dicts with str keys, lists, one-dimensional numpy arrays, str, int, "
             "float, bool, None."
         ) from exc
-    return (batch_id, batch_id, batch.kind + BATCH_MARK, utc_text(batch.decided_at), raw)
-
-
-class DeferredBatch:
-    """An ``OpenBatch`` that logs nothing before ``close``, which submits the whole batch
-    (a log that cannot write a batch's members ahead)."""
-
-    def __init__(
-        self,
-        submit: Callable[[DecisionBatch], Future[list[int | DuplicateDecisionError]]],
-        head: DecisionBatch,
-    ) -> None:
-        self._submit, self.head = submit, head
-
-    def close(
-        self, shared: Mapping[str, object], columns: Mapping[str, object]
-    ) -> Future[list[int | DuplicateDecisionError]]:
-        return self._submit(with_columns(self.head, shared, columns))
-
-    def abort(self) -> None:
-        """Nothing was logged."""
-
-
-def with_columns(
-    head: DecisionBatch, shared: Mapping[str, object], columns: Mapping[str, object]
-) -> DecisionBatch:
-    """The batch ``head`` opened, with its ``shared`` values and ``columns`` (checked)."""
-    return DecisionBatch(
-        head.kind, head.decided_at, head.decision_ids, head.transaction_ids, shared, columns
-    )
+    at, kind = utc_text(batch.decided_at), batch.kind
+    head = _POINTER + orjson.dumps(batch_id) + b',"' + _ROW.encode() + b'":'
+    records: list[Encoded] = [(batch_id, batch_id, kind + BATCH_MARK, at, raw)]
+    records += [
+        (decision_id, transaction_id, kind, at, b"%b%d}" % (head, i))
+        for i, (decision_id, transaction_id) in enumerate(
+            zip(batch.decision_ids, batch.transaction_ids, strict=True)
+        )
+    ]
+    return records
 
 
 def is_columns(row: Row) -> bool:
@@ -192,13 +142,13 @@ class Expander:
         return body_of(content, i)
 
     def decisions(self, rows: Iterable[Row]) -> Iterator[StoredDecision]:
-        """The decisions among ``rows`` (in order), members whole; a columns record that
-        comes before its members (as earlier versions wrote them) is parsed as it passes."""
+        """The decisions among ``rows`` (in order), members whole; columns records, which
+        come just before their members, are parsed as they pass."""
         for row in rows:
-            if not is_columns(row):
-                yield self.expand(row)
-            elif row[1] not in self._parsed:
+            if is_columns(row):
                 self._keep(row[1], row)
+            else:
+                yield self.expand(row)
 
     def expand_duplicate(self, existing: object) -> object:
         """A duplicate's ``existing`` decision, whole if it is a member (the writer builds

@@ -249,11 +249,11 @@ class _Group:
         self.records = records
         self.future: Future[list[Outcome]] = Future()
         self._single = single
-        self._columns = columns  # a batch: records[-1] is its columns record
+        self._columns = columns  # a batch: records[0] is its columns record
 
     def settle(self, outcomes: list[Outcome]) -> None:
         if self._columns:  # the members' outcomes (plan made the columns record new)
-            self.future.set_result(outcomes[:-1])
+            self.future.set_result(outcomes[1:])
         elif not self._single:
             self.future.set_result(outcomes)
         elif isinstance(outcome := outcomes[0], int):

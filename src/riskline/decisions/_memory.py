@@ -57,7 +57,7 @@ class InMemoryDecisionLog:
 
     def submit_batch(self, batch: DecisionBatch) -> Future[list[Outcome]]:
         future: Future[list[Outcome]] = Future()
-        future.set_result(self._add(encode_batch(batch))[:-1])
+        future.set_result(self._add(encode_batch(batch))[1:])
         return future
 
     def append(self, record: DecisionRecord) -> int:
