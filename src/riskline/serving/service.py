@@ -225,8 +225,7 @@ class Service:
         }
         columns.update(decided.columns())
         batch = DecisionBatch(self.settings.kind, self._clock(), ids, txids, shared, columns)
-        submitted = self.log.submit_batch(batch)
-        committed = await watch(asyncio.get_running_loop(), submitted)
+        committed = await watch(asyncio.get_running_loop(), self.log.submit_batch(batch))
         took = _since(started)
         answered_ms = round(took / timedelta(milliseconds=1), 3)
         made: list[tuple[str, str | None]] = []
