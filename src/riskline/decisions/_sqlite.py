@@ -20,6 +20,7 @@ commits for ~50 ms (``bench/wal.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -52,7 +53,7 @@ CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
 """
 _COLUMNS = "seq, decision_id, transaction_id, kind, decided_at, body, prev_hash, hash"
-_INSERT = f"INSERT INTO decisions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_INSERT = 500  # 4,000 bound values per statement (SQLite allows 32,766)
 _SELECT = f"SELECT {_COLUMNS} FROM decisions"
 _LOOKUP_CHUNK = 500  # records looked up per query (SQLite binds at most 32,766 values)
 _TIMEOUT_S = 30.0  # wait this long for another process's write lock
@@ -137,6 +138,13 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
     return True
 
 
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """An insert of ``rows`` rows (``sqlite3`` keeps the statement prepared)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO decisions ({_COLUMNS}) VALUES {values}"
+
+
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
@@ -192,8 +200,14 @@ class _SqliteWriter:
         return cast(tuple[int, bytes] | None, row.fetchone())
 
     def insert(self, rows: Sequence[Row]) -> None:
+        """Up to ``_ROWS_PER_INSERT`` rows per statement: one statement per row cost ~1 us
+        more per row in ``sqlite3``'s own loop (a batch's 1,000 rows 4.6 -> 3.7 ms; one
+        row as fast either way)."""
         try:
-            self._conn.executemany(_INSERT, rows)
+            for at in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[at : at + _ROWS_PER_INSERT]
+                values = part[0] if len(part) == 1 else [v for row in part for v in row]
+                self._conn.execute(_insert_sql(len(part)), values)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
                 raise ConflictError(str(exc)) from exc
