@@ -127,13 +127,12 @@ class LocalState:
             append(code)
         return out
 
-    def _encode_many(self, rows: Sequence[Sequence[Raw]]) -> np.ndarray:
-        """``_encode`` and ``_slots`` of many events at once, column by column: one row per
+    def _encode_many(self, columns: Sequence[Sequence[Raw]], n: int) -> np.ndarray:
+        """``_encode`` and ``_slots`` of ``n`` events at once, column by column: one row per
         event of columns, sliding slots, bucket slots (the layout ``step_many`` reads)."""
         codes = self._codes
         cols: list[list[int]] = []
-        for j, numeric in enumerate(self._numeric):
-            values = [r[j] for r in rows]
+        for values, numeric in zip(columns, self._numeric, strict=True):
             if numeric:
                 cols.append([_NULL if v is None else int(v) for v in values])
                 continue
@@ -164,7 +163,7 @@ class LocalState:
                             else:
                                 slots[i] = table[key] = arena.new_slot()
                 cols.append(slots)  # type: ignore[arg-type]
-        return np.array(cols, np.int64).reshape(len(cols), len(rows)).T.copy()
+        return np.array(cols, np.int64).reshape(len(cols), n).T.copy()
 
     def _encode_one(self, column: int, value: Raw) -> int:
         known: list[Raw] = [None] * len(self.columns)
@@ -260,16 +259,17 @@ class LocalState:
         return eff, counted
 
     def apply_many(
-        self, events: Sequence[tuple[str, int, Sequence[Raw]]]
+        self, txids: Sequence[str], times_us: Sequence[int], columns: Sequence[Sequence[Raw]]
     ) -> tuple[list[tuple[int, bool]], np.ndarray, np.ndarray]:
-        """``apply`` for several events in order, with one compiled call (a batch): each
-        event's admission, and its windowed features (``names`` order) as a float64 matrix
-        (null: NaN) and as a matrix of Python values (ints, floats and None, as ``_read``
-        gives them)."""
+        """``apply`` for several events in order, with one compiled call (a batch), given as
+        columns (``columns``: one per ``self.columns``): each event's admission, and its
+        windowed features (``names`` order) as a float64 matrix (null: NaN) and as a matrix
+        of Python values (ints, floats and None, as ``_read`` gives them)."""
         plan, admit = self.plan, self._admission.admit
-        admitted = [admit(txid, ts, plan.lateness_us, plan.dedup_us) for txid, ts, _ in events]
-        rows = self._encode_many([values for _, _, values in events])
-        n, width = len(events), len(self.names)
+        lateness, dedup = plan.lateness_us, plan.dedup_us
+        admitted = [admit(t, ts, lateness, dedup) for t, ts in zip(txids, times_us, strict=True)]
+        n, width = len(txids), len(self.names)
+        rows = self._encode_many(columns, n)
         nows = np.array([a[0] for a in admitted], np.int64)
         counted = np.array([a[1] for a in admitted], np.bool_)
         states = np.empty((n, width), np.int8)
@@ -349,12 +349,15 @@ class LocalState:
         return self.apply(txid, ts_us, values, into)
 
     def observe_many(
-        self, events: Sequence[tuple[str, int, Sequence[Raw]]]
+        self, txids: Sequence[str], times_us: Sequence[int], columns: Sequence[Sequence[Raw]]
     ) -> tuple[list[tuple[int, bool]], np.ndarray, np.ndarray]:
-        """``observe`` for several events in order: one journal write, one compiled call."""
+        """``observe`` for several events in order, given as ``apply_many`` takes them: one
+        journal write, one compiled call."""
         if self.journal is not None:
+            rows = zip(*columns, strict=True) if columns else [()] * len(txids)
+            events = zip(txids, times_us, rows, strict=True)
             self.journal([["e", txid, ts_us, values] for txid, ts_us, values in events])
-        return self.apply_many(events)
+        return self.apply_many(txids, times_us, columns)
 
     def apply_label(self, at_us: int, values: Sequence[Raw]) -> None:
         codes = self._encode(values)

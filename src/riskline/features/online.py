@@ -139,10 +139,8 @@ class OnlineEngine:
         if local is None or len(events) == 1:  # one event: the lighter per-event call
             return FeatureRows.of(names, [self.observe(e) for e in events])
         ids, times, *raw = event_columns(events, ("transaction_id", "ts", *local.columns))
-        raws = zip(*raw, strict=True) if raw else [()] * len(events)
-        admitted, windowed, windowed_values = local.observe_many(
-            list(zip(ids, map(to_us, times), raws, strict=True))  # type: ignore[arg-type]
-        )
+        times_us = [(at - _EPOCH) // _US for at in times]  # type: ignore[operator]  # to_us
+        admitted, windowed, windowed_values = local.observe_many(ids, times_us, raw)  # type: ignore[arg-type]
         shape = (len(events), len(names))
         matrix = np.empty(shape, np.float64)
         matrix[:, self._windowed_at] = windowed
