@@ -139,7 +139,7 @@ class OnlineEngine:
         if local is None or len(events) == 1:  # one event: the lighter per-event call
             return FeatureRows.of(names, [self.observe(e) for e in events])
         ids, times, *raw = event_columns(events, ("transaction_id", "ts", *local.columns))
-        times_us = [(at - _EPOCH) // _US for at in times]  # type: ignore[operator]  # to_us
+        times_us = list(map(to_us, times))  # type: ignore[arg-type]
         admitted, windowed, windowed_values = local.observe_many(ids, times_us, raw)  # type: ignore[arg-type]
         shape = (len(events), len(names))
         matrix = np.empty(shape, np.float64)
